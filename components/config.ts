@@ -1,0 +1,312 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigReader, DOCKER_NAME } from "./configReader";
+
+/**
+ * The whole stack's settings, read once from Pulumi config and validated before any
+ * resource is declared. Every key is declared, with its default and description, in
+ * `Pulumi.yaml`: that file is the single source of defaults (the CLI applies them).
+ */
+export interface StackConfig {
+    readonly stack: string;
+    /** "production" stacks are held to stricter rules (see the policy pack). */
+    readonly environment: Environment;
+    readonly docker: DockerHostConfig;
+    /** The host name users reach the Docker host by; used in the URLs the stack exports. */
+    readonly publicHost: string;
+    readonly restartPolicy: RestartPolicy;
+    readonly data: DataConfig;
+    readonly networkName: string;
+    readonly mysql: MySqlConfig;
+    readonly elasticsearch: ElasticsearchConfig;
+    readonly app: AppConfig;
+    /** Undefined when the Jupyter workspace is switched off for this stack. */
+    readonly jupyter?: JupyterConfig;
+}
+
+export const ENVIRONMENTS = ["development", "production"] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** "no" is left out on purpose: every container of the stack comes back after a reboot or a crash. */
+export const RESTART_POLICIES = ["unless-stopped", "always", "on-failure"] as const;
+export type RestartPolicy = (typeof RESTART_POLICIES)[number];
+
+export interface DockerHostConfig {
+    /** `unix:///var/run/docker.sock`, `ssh://user@host`, `tcp://host:2376`, ... */
+    readonly host: string;
+    /** Extra ssh options for an `ssh://` host. */
+    readonly sshOpts: string[];
+}
+
+export interface DataConfig {
+    /** Keep data volumes in Docker when they leave the stack (`pulumi destroy`). */
+    readonly retainOnDelete: boolean;
+    /** Refuse any plan that would delete a data volume. */
+    readonly protect: boolean;
+}
+
+/** Where a container port is published on the Docker host. */
+export interface Published {
+    readonly ip: string;
+    readonly port: number;
+}
+
+export interface MySqlConfig {
+    readonly image: string;
+    readonly containerName: string;
+    readonly volumeName: string;
+    readonly user: string;
+    readonly database: string;
+    /** Undefined when the data ports are not published (`dataPublishAddress: none`). */
+    readonly published?: Published;
+}
+
+export interface ElasticsearchConfig {
+    readonly image: string;
+    readonly containerName: string;
+    readonly volumeName: string;
+    /** JVM heap sizes as the JVM writes them (`256m`, `1g`). */
+    readonly heapMin: string;
+    readonly heapMax: string;
+    readonly publishedHttp?: Published;
+    readonly publishedTransport?: Published;
+}
+
+export interface AppConfig {
+    /** Local tag given to the built image (never pushed). */
+    readonly imageName: string;
+    /** The Node.js base image, handed to `app/Dockerfile` as the `NODE_IMAGE` build argument. */
+    readonly nodeImage: string;
+    readonly buildPlatform: string;
+    readonly containerName: string;
+    readonly published: Published;
+    /** Host folder bound over the image's dashboard folder, "" for none. */
+    readonly contentDir: string;
+}
+
+export interface JupyterConfig {
+    /** The base image, `<registry>/<repository>:<tag>`. */
+    readonly baseImage: string;
+    readonly containerName: string;
+    readonly containerPort: number;
+    readonly published: Published;
+    readonly volumeName: string;
+    readonly mountPath: string;
+    /** A folder of the Docker host bound at `mountPath` instead of the volume, "" for none. */
+    readonly hostFolder: string;
+    readonly grantSudo: boolean;
+    readonly pipPackages: string[];
+    readonly extraFilesDir: string;
+    readonly extraFilesPath: string;
+    /** Local tag of the derived image, built only when there are extras. */
+    readonly derivedImageName: string;
+    readonly buildPlatform: string;
+}
+
+const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/;
+const DOCKER_HOST = /^(unix|npipe):\/\/\S+$|^(tcp|ssh):\/\/\S+$/;
+const NAME_PREFIX = /^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+/** MySQL 5.7 allows 32 characters for a user name and 64 for a database; letters, digits and '_' keep quoting out of the way. */
+const MYSQL_USER = /^[A-Za-z0-9_]{1,32}$/;
+const MYSQL_DATABASE = /^[A-Za-z0-9_]{1,64}$/;
+const HEAP = /^[1-9]\d*[kKmMgG]$/;
+const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/;
+const ABSOLUTE_CONTAINER_PATH = /^\/[A-Za-z0-9_./-]*$/;
+const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$|^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const IMAGE_TAG = /^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A pip requirement: a project name, optional extras, optional version specifiers, no
+ * spaces, quotes, URLs or environment markers (see the README). The derived image's
+ * Dockerfile hands the list to pip as separate words.
+ */
+export const PIP_REQUIREMENT =
+    /^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?(?:(?:===|==|~=|!=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+(?:,(?:===|==|~=|!=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+)*)?$/;
+
+/** Reads the stack's config through Pulumi and validates it; throws a `ConfigError` listing every problem. */
+export function loadStackConfig(): StackConfig {
+    const config = new pulumi.Config();
+    return parseStackConfig(config.name, pulumi.getStack(), (key) => config.get(key));
+}
+
+/**
+ * Validates raw config values (strings, as Pulumi hands them to programs) and returns
+ * the typed settings, or throws one `ConfigError` naming every bad key and value.
+ */
+export function parseStackConfig(
+    namespace: string,
+    stack: string,
+    lookup: (key: string) => string | undefined,
+    projectDir: string = process.cwd(),
+): StackConfig {
+    const r = new ConfigReader(namespace, lookup, projectDir);
+
+    const environment = r.oneOf("environment", ENVIRONMENTS);
+    const prefix = r.string("namePrefix", NAME_PREFIX, 'a name prefix of letters, digits, "_", "." or "-" (may be empty)');
+    const docker: DockerHostConfig = {
+        host: r.string("dockerHost", DOCKER_HOST, 'a Docker host URL such as "unix:///var/run/docker.sock" or "ssh://user@host"'),
+        sshOpts: r.stringList("dockerSshOpts", /^\S+$/, "an ssh option word without spaces"),
+    };
+    const publicHost = r.string("publicHost", HOSTNAME, 'a host name or IP address such as "localhost"');
+    const restartPolicy = r.oneOf("restartPolicy", RESTART_POLICIES);
+    const publishAddress = r.ipv4("publishAddress");
+    const dataPublishAddress = r.ipv4("dataPublishAddress", ["none"]);
+    const data: DataConfig = {
+        retainOnDelete: r.boolean("retainDataOnDestroy"),
+        protect: r.boolean("protectData"),
+    };
+    const networkName = r.dockerName("networkName", prefix);
+    const buildPlatform = r.string("buildPlatform", PLATFORM, 'a platform such as "linux/amd64" or "linux/arm64"');
+
+    const dataPublished = (port: number): Published | undefined =>
+        dataPublishAddress === "none" ? undefined : { ip: dataPublishAddress, port };
+
+    const mysql: MySqlConfig = {
+        image: r.imageRef("mysqlImage"),
+        containerName: r.dockerName("mysqlContainerName", prefix),
+        volumeName: r.dockerName("mysqlVolumeName", prefix),
+        user: r.string("mysqlUser", MYSQL_USER, "a MySQL user name: 1 to 32 letters, digits or '_'"),
+        database: r.string("mysqlDatabase", MYSQL_DATABASE, "a MySQL database name: 1 to 64 letters, digits or '_'"),
+        published: dataPublished(r.port("mysqlHostPort")),
+    };
+    if (mysql.user.toLowerCase() === "root") {
+        r.problem("mysqlUser", mysql.user, "a user other than root (root gets its own generated password)");
+    }
+
+    const heapExpected = 'a JVM heap size such as "256m" or "1g"';
+    const elasticsearch: ElasticsearchConfig = {
+        image: r.imageRef("elasticsearchImage"),
+        containerName: r.dockerName("elasticsearchContainerName", prefix),
+        volumeName: r.dockerName("elasticsearchVolumeName", prefix),
+        heapMin: r.string("elasticsearchHeapMin", HEAP, heapExpected),
+        heapMax: r.string("elasticsearchHeapMax", HEAP, heapExpected),
+        publishedHttp: dataPublished(r.port("elasticsearchHttpHostPort")),
+        publishedTransport: dataPublished(r.port("elasticsearchTransportHostPort")),
+    };
+    const min = heapBytes(elasticsearch.heapMin);
+    const max = heapBytes(elasticsearch.heapMax);
+    if (min !== undefined && max !== undefined && min > max) {
+        r.conflict(
+            `${r.qualified("elasticsearchHeapMin")} "${elasticsearch.heapMin}" is above ` +
+                `${r.qualified("elasticsearchHeapMax")} "${elasticsearch.heapMax}"; the minimum heap must not exceed the maximum.`,
+        );
+    }
+
+    // A folder can only be bound from, or checked on, the machine running Pulumi when the
+    // Docker engine runs there too.
+    const localEngine = /^(unix|npipe):\/\//.test(docker.host);
+    const app: AppConfig = {
+        imageName: r.imageRef("appImageName"),
+        nodeImage: r.imageRef("appNodeImage"),
+        buildPlatform,
+        containerName: r.dockerName("appContainerName", prefix),
+        published: { ip: publishAddress, port: r.port("appHostPort") },
+        contentDir: r.folder("appContentDir", { relative: true, checkExists: true }),
+    };
+    if (app.contentDir !== "" && DOCKER_HOST.test(docker.host) && !localEngine) {
+        r.conflict(
+            `${r.qualified("appContentDir")} "${app.contentDir}" binds a folder of this project, which only works ` +
+                `with a local Docker engine, but ${r.qualified("dockerHost")} is "${docker.host}"; set appContentDir to "".`,
+        );
+    }
+
+    let jupyter: JupyterConfig | undefined;
+    if (r.boolean("jupyterEnabled")) {
+        const repository = r.string(
+            "jupyterImage",
+            IMAGE_REPOSITORY,
+            'an image repository without a tag, such as "quay.io/jupyter/datascience-notebook"',
+        );
+        const tag = r.string("jupyterTag", IMAGE_TAG, 'a non-empty image tag other than "latest", such as "2026-08-24"');
+        jupyter = {
+            baseImage: `${repository}:${tag}`,
+            containerName: r.dockerName("jupyterContainerName", prefix),
+            containerPort: r.port("jupyterContainerPort"),
+            published: { ip: publishAddress, port: r.port("jupyterHostPort") },
+            volumeName: r.dockerName("jupyterVolumeName", prefix),
+            mountPath: r.string("jupyterMountPath", ABSOLUTE_CONTAINER_PATH, "an absolute path in the container"),
+            hostFolder: r.folder("jupyterHostFolder", { relative: false, checkExists: localEngine }),
+            grantSudo: r.boolean("jupyterGrantSudo"),
+            pipPackages: r.stringList(
+                "jupyterPipPackages",
+                PIP_REQUIREMENT,
+                'a pip requirement such as "nltk" or "nltk==3.9.1" (no spaces, URLs or markers)',
+            ),
+            extraFilesDir: r.folder("jupyterExtraFilesDir", { relative: true, checkExists: true }),
+            extraFilesPath: r.string("jupyterExtraFilesPath", ABSOLUTE_CONTAINER_PATH, "an absolute path in the container"),
+            derivedImageName: r.imageRef("jupyterImageName"),
+            buildPlatform,
+        };
+    }
+
+    checkUniqueHostPorts(r, [
+        ["mysqlHostPort", mysql.published],
+        ["elasticsearchHttpHostPort", elasticsearch.publishedHttp],
+        ["elasticsearchTransportHostPort", elasticsearch.publishedTransport],
+        ["appHostPort", app.published],
+        ["jupyterHostPort", jupyter?.published],
+    ]);
+    checkUnique(r, "container name", [
+        ["mysqlContainerName", mysql.containerName],
+        ["elasticsearchContainerName", elasticsearch.containerName],
+        ["appContainerName", app.containerName],
+        ["jupyterContainerName", jupyter?.containerName],
+    ]);
+    checkUnique(r, "volume name", [
+        ["mysqlVolumeName", mysql.volumeName],
+        ["elasticsearchVolumeName", elasticsearch.volumeName],
+        ["jupyterVolumeName", jupyter?.volumeName],
+    ]);
+
+    r.finish();
+    return {
+        stack,
+        environment,
+        docker,
+        publicHost,
+        restartPolicy,
+        data,
+        networkName,
+        mysql,
+        elasticsearch,
+        app,
+        jupyter,
+    };
+}
+
+/** The size in bytes of a JVM heap setting, or undefined if it is not one. */
+export function heapBytes(size: string): number | undefined {
+    const match = /^([1-9]\d*)([kKmMgG])$/.exec(size);
+    if (!match) return undefined;
+    const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2].toLowerCase() as "k" | "m" | "g"];
+    return Number(match[1]) * unit;
+}
+
+/**
+ * Two services cannot publish on the same host port. Docker refuses a second binding
+ * to a port even on another address when either address is 0.0.0.0, so the check
+ * compares port numbers, not address/port pairs.
+ */
+function checkUniqueHostPorts(r: ConfigReader, entries: [string, Published | undefined][]): void {
+    const byPort = new Map<number, string[]>();
+    for (const [key, published] of entries) {
+        if (!published || published.port === 0) continue;
+        byPort.set(published.port, [...(byPort.get(published.port) ?? []), key]);
+    }
+    for (const [port, keys] of byPort) {
+        if (keys.length > 1) {
+            r.conflict(`${keys.map((k) => r.qualified(k)).join(", ")} all publish host port ${port}; each service needs its own host port.`);
+        }
+    }
+}
+
+function checkUnique(r: ConfigReader, what: string, entries: [string, string | undefined][]): void {
+    const byValue = new Map<string, string[]>();
+    for (const [key, value] of entries) {
+        if (value === undefined || !DOCKER_NAME.test(value)) continue;
+        byValue.set(value, [...(byValue.get(value) ?? []), key]);
+    }
+    for (const [value, keys] of byValue) {
+        if (keys.length > 1) {
+            r.conflict(`${keys.map((k) => r.qualified(k)).join(", ")} all give the ${what} "${value}"; each must be different.`);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+/**
+ * Runs the real Pulumi program (index.ts) in-process against Pulumi's mocks and records
+ * everything it declares: each resource's type, name, inputs (with secrecy kept), provider
+ * and resource options. This is what `pulumi preview`/`up` would send to the engine.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const PROJECT_DIR = path.resolve(__dirname, "../..");
+
+// Each run loads a fresh Pulumi SDK, which listens for the process's exit.
+process.setMaxListeners(100);
+
+/** The project's Pulumi.yaml: its name is the config namespace, its `config:` block the defaults. */
+interface ProjectFile {
+    name: string;
+    config: Record<string, { type: string; description: string; default: unknown; items?: unknown }>;
+}
+
+export function projectFile(): ProjectFile {
+    return parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as ProjectFile;
+}
+
+export const PROJECT = projectFile().name;
+
+/** Every committed stack, from its `Pulumi.<stack>.yaml`. */
+export function committedStacks(): string[] {
+    return fs
+        .readdirSync(PROJECT_DIR)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+/** The raw `config:` map of a stack file (keys with their namespace, values as YAML typed them). */
+export function stackFile(stack: string): Record<string, unknown> {
+    const file = parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
+    return file.config ?? {};
+}
+
+/** Config values as the Pulumi CLI hands them to a program: strings, with arrays and objects as JSON. */
+function asConfigString(value: unknown): string {
+    return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * What the CLI gives the program for `stack`: the project's defaults from Pulumi.yaml,
+ * overridden by the stack file, then by `overrides` (keys without namespace; `undefined`
+ * removes a key). Keys are returned without the project namespace.
+ */
+export function stackConfig(stack: string | undefined, overrides: Record<string, unknown> = {}): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (const [key, decl] of Object.entries(projectFile().config)) values[key] = asConfigString(decl.default);
+    if (stack) {
+        for (const [key, value] of Object.entries(stackFile(stack))) {
+            if (key.startsWith(`${PROJECT}:`)) values[key.slice(PROJECT.length + 1)] = asConfigString(value);
+        }
+    }
+    for (const [key, value] of Object.entries(overrides)) {
+        if (value === undefined) delete values[key];
+        else values[key] = asConfigString(value);
+    }
+    return values;
+}
+
+export interface DeclaredResource {
+    type: string;
+    name: string;
+    /** Inputs with secrets unwrapped. */
+    inputs: Record<string, any>;
+    /** Names of the inputs that were sent as secrets. */
+    secretInputs: Set<string>;
+    /** The provider reference (`urn::id`) of a custom resource. */
+    provider?: string;
+    /** Resource options, as a stack transformation sees them. */
+    opts: Record<string, any>;
+}
+
+export interface ProgramRun {
+    resources: DeclaredResource[];
+    /** The program's exports (Pulumi Outputs). */
+    outputs: Record<string, any>;
+    /** The @pulumi/pulumi instance the program ran with (for `isSecret`, `Output`). */
+    pulumi: typeof import("@pulumi/pulumi");
+}
+
+/** Values the engine or the Docker provider computes, as the mocks hand them back. */
+function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+            // Deliberately not marked secret here: the program must protect it itself.
+            return { ...inputs, result: `generated-${name}` };
+        case "docker:index/remoteImage:RemoteImage":
+            return { ...inputs, imageId: `sha256:pulled-${inputs.name}`, repoDigest: `${inputs.name}@sha256:remote` };
+        case "docker:index/image:Image":
+            return { ...inputs, repoDigest: `sha256:built-${name}`, baseImageName: inputs.imageName };
+        default:
+            return inputs;
+    }
+}
+
+function unwrapSecrets(pulumi: ProgramRun["pulumi"], inputs: Record<string, any>) {
+    const plain: Record<string, any> = {};
+    const secret = new Set<string>();
+    for (const [key, value] of Object.entries(inputs)) {
+        if (value && typeof value === "object" && value[pulumi.runtime.specialSigKey] === pulumi.runtime.specialSecretSig) {
+            secret.add(key);
+            plain[key] = value.value;
+        } else {
+            plain[key] = value;
+        }
+    }
+    return { plain, secret };
+}
+
+interface Execution {
+    run?: ProgramRun;
+    failure?: unknown;
+    /** Everything declared, even when the program failed part-way. */
+    declared: DeclaredResource[];
+}
+
+async function execute(stack: string, config: Record<string, string>): Promise<Execution> {
+    // The Pulumi runtime keeps its state on the global object; start each run from nothing.
+    delete (globalThis as any).globalStore;
+    delete (globalThis as any).stackResource;
+
+    const execution: Execution = { declared: [] };
+    await jest.isolateModulesAsync(async () => {
+        const pulumi = await import("@pulumi/pulumi");
+        const resources: DeclaredResource[] = [];
+        const optsByKey = new Map<string, Record<string, any>>();
+        await pulumi.runtime.setMocks(
+            {
+                newResource(args) {
+                    const { plain, secret } = unwrapSecrets(pulumi, args.inputs);
+                    if (args.type !== "pulumi:pulumi:Stack") {
+                        resources.push({ type: args.type, name: args.name, inputs: plain, secretInputs: secret, provider: args.provider, opts: {} });
+                    }
+                    return { id: `${args.name}-id`, state: computedState(args.type, args.name, plain) };
+                },
+                call: (args) => args.inputs,
+            },
+            PROJECT,
+            stack,
+            false,
+        );
+        pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])));
+        execution.declared = resources;
+
+        let outputs: Record<string, any> = {};
+        await pulumi.runtime.runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation((a) => {
+                optsByKey.set(`${a.type}::${a.name}`, a.opts);
+                return undefined;
+            });
+            // The program's own error is kept here rather than left to reject the stack,
+            // whose internal promises nobody would handle outside the Pulumi CLI.
+            try {
+                // `export =` in index.ts: the module object is the stack's outputs, as Pulumi `require`s it.
+                const program: any = await import("../../index");
+                outputs = { ...(program.default ?? program) };
+            } catch (err) {
+                execution.failure = err;
+            }
+            return outputs;
+        });
+        // Let this run's last calls (component outputs) reach its own mocks before the next run starts.
+        await pulumi.runtime.disconnect();
+        if (execution.failure !== undefined) return;
+        for (const r of resources) r.opts = optsByKey.get(`${r.type}::${r.name}`) ?? {};
+        execution.run = { resources, outputs, pulumi };
+    });
+    return execution;
+}
+
+/**
+ * Runs index.ts for `stack` with `config` (keys without namespace, as from `stackConfig`)
+ * in a fresh module registry and a fresh Pulumi runtime. Rejects with the program's error.
+ */
+export async function runProgram(stack: string, config: Record<string, string>): Promise<ProgramRun> {
+    const execution = await execute(stack, config);
+    if (execution.failure !== undefined) throw execution.failure;
+    return execution.run!;
+}
+
+/** Runs a program that must fail: returns its error and whatever it declared before failing. */
+export async function runFailingProgram(stack: string, config: Record<string, string>): Promise<{ error: Error; declared: DeclaredResource[] }> {
+    const execution = await execute(stack, config);
+    if (execution.failure === undefined) throw new Error("the program ran without error");
+    return { error: execution.failure as Error, declared: execution.declared };
+}
+
+/** The value of an Output (or a plain value). */
+export function valueOf<T>(output: any): Promise<T> {
+    if (output && typeof output.apply === "function") return new Promise((resolve) => output.apply(resolve));
+    return Promise.resolve(output as T);
+}
+
+/** Helpers over one run's declared resources. */
+export class Declared {
+    constructor(readonly run: ProgramRun) {}
+
+    ofType(type: string): DeclaredResource[] {
+        return this.run.resources.filter((r) => r.type === type);
+    }
+
+    /** The one resource of `type` named `name`; fails if there is not exactly one. */
+    one(type: string, name: string): DeclaredResource {
+        const found = this.run.resources.filter((r) => r.type === type && r.name === name);
+        if (found.length !== 1) {
+            throw new Error(`expected one ${type} named ${name}, found ${found.length}: ${this.run.resources.map((r) => `${r.type}/${r.name}`).join(", ")}`);
+        }
+        return found[0];
+    }
+
+    container(name: string): DeclaredResource {
+        return this.one(TYPES.container, name);
+    }
+
+    /** The containers keyed by their Docker name. */
+    containersByDockerName(): Map<string, DeclaredResource> {
+        return new Map(this.ofType(TYPES.container).map((c) => [c.inputs.name as string, c]));
+    }
+}
+
+export const TYPES = {
+    container: "docker:index/container:Container",
+    network: "docker:index/network:Network",
+    volume: "docker:index/volume:Volume",
+    remoteImage: "docker:index/remoteImage:RemoteImage",
+    image: "docker:index/image:Image",
+    password: "random:index/randomPassword:RandomPassword",
+    dockerProvider: "pulumi:providers:docker",
+    randomProvider: "pulumi:providers:random",
+} as const;
+
+/** `KEY=value` strings as a map. */
+export function envMap(envs: string[] | undefined): Record<string, string> {
+    return Object.fromEntries((envs ?? []).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+/** The inputs a resource sends in plain text (its secret inputs left out), as JSON. */
+export function plainInputsText(resource: DeclaredResource): string {
+    return JSON.stringify(Object.fromEntries(Object.entries(resource.inputs).filter(([key]) => !resource.secretInputs.has(key))));
+}
+
+/** The names of the resources a resource was told to wait for (`dependsOn`). */
+export function dependsOnNames(resource: DeclaredResource): string[] {
+    const deps = resource.opts.dependsOn;
+    const list: any[] = deps === undefined ? [] : Array.isArray(deps) ? deps : [deps];
+    return list.map((d) => d.__name as string).sort();
+}
+
+/** The logical name of a resource's parent component. */
+export function parentName(resource: DeclaredResource): string | undefined {
+    return resource.opts.parent?.__name;
+}
