@@ -1,0 +1,80 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import type { Published, RestartPolicy } from "./config";
+
+/** Settings every service container of the stack shares. */
+export interface ServiceSettings {
+    /** The stack's Docker network; services join it under their service name. */
+    readonly network: docker.Network;
+    readonly restartPolicy: RestartPolicy;
+    /** Labels put on every container and volume of the stack (see `stackLabels`). */
+    readonly labels: Readonly<Record<string, string>>;
+}
+
+export const LABEL_PREFIX = "org.smartbuilding";
+
+/** Labels naming the stack and its kind of environment; the policy pack reads the latter. */
+export function stackLabels(stack: string, environment: string): Record<string, string> {
+    return {
+        [`${LABEL_PREFIX}.environment`]: environment,
+        [`${LABEL_PREFIX}.stack`]: stack,
+    };
+}
+
+/**
+ * Docker labels as the provider takes them, sorted by name so that the list (and so the
+ * preview) never changes order between runs.
+ */
+export function labelList(labels: Readonly<Record<string, string>>): { label: string; value: string }[] {
+    return Object.keys(labels)
+        .sort()
+        .map((label) => ({ label, value: labels[label] }));
+}
+
+/** The labels of one service's container or volume: the stack's labels and the service's name. */
+export function serviceLabels(labels: Readonly<Record<string, string>>, service: string): { label: string; value: string }[] {
+    return labelList({ ...labels, [`${LABEL_PREFIX}.service`]: service });
+}
+
+/** A host folder bound into a container. A bind mount (unlike `-v`) fails when the folder is missing, instead of creating an empty one. */
+export function bindMount(source: string, target: string, readOnly: boolean): docker.types.input.ContainerMount {
+    return { type: "bind", source, target, readOnly };
+}
+
+/** A container port published on the host (IPv4 and TCP stated, so the provider sees no drift). */
+export function publishedPort(internal: number, published: Published | undefined): docker.types.input.ContainerPort[] {
+    return published ? [{ internal, external: published.port, ip: published.ip, protocol: "tcp" }] : [];
+}
+
+/** Joins a container to the stack's network under its service name. */
+export function onNetwork(network: docker.Network, alias: string): docker.types.input.ContainerNetworksAdvanced[] {
+    return [{ name: network.name, aliases: [alias] }];
+}
+
+/**
+ * A secret handed to a container as a file, readable only by `owner`, instead of as an
+ * environment variable that `docker inspect` would show. The content stays a Pulumi
+ * secret, so the state holds it encrypted.
+ */
+export function secretFile(file: string, content: pulumi.Input<string>, owner: string): docker.types.input.ContainerUpload {
+    return { file, content: pulumi.secret(content), owner, group: owner, permissions: "0400" };
+}
+
+/**
+ * Resource options for a container with a fixed name and fixed host ports:
+ * - `deleteBeforeReplace`: Docker refuses a second container with the same name or host
+ *   port, so a replacement must wait for the old one to go (pulumi/pulumi-docker#1356).
+ * - `replaceOnChanges: ["healthcheck"]`: Docker cannot change the health check of a
+ *   running container and the provider would silently keep the old one
+ *   (kreuzwerker/terraform-provider-docker#988), so a change replaces the container.
+ */
+export function fixedContainerOptions(parent: pulumi.Resource, dependsOn: pulumi.Resource[] = []): pulumi.CustomResourceOptions {
+    return { parent, deleteBeforeReplace: true, replaceOnChanges: ["healthcheck"], dependsOn };
+}
+
+/** Environment variables as `KEY=value` strings, sorted by key so the list is stable. */
+export function envList(vars: Readonly<Record<string, string>>): string[] {
+    return Object.keys(vars)
+        .sort()
+        .map((key) => `${key}=${vars[key]}`);
+}

@@ -1,0 +1,136 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { DataConfig, JupyterConfig, RestartPolicy } from "./config";
+import { bindMount, envList, fixedContainerOptions, publishedPort, secretFile, serviceLabels } from "./containerSettings";
+import { dataVolume } from "./dataVolume";
+
+export interface JupyterWorkspaceArgs {
+    readonly config: JupyterConfig;
+    readonly restartPolicy: RestartPolicy;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly data: DataConfig;
+    readonly publicHost: string;
+}
+
+export const JUPYTER_SERVICE = "jupyter";
+/** The notebook user of the Jupyter Docker Stacks images (`NB_UID`). */
+export const NOTEBOOK_UID = "1000";
+export const JUPYTER_TOKEN_FILE = "/run/secrets/jupyter_token";
+/** The derived image's Dockerfile; its build context is the extras folder, or this folder when there is none. */
+export const JUPYTER_BUILD_DIR = "jupyter";
+/** A first start on a new volume chowns it and starts JupyterLab; give it room. */
+export const JUPYTER_WAIT_TIMEOUT_SECONDS = 300;
+
+/** True when the config asks for anything beyond the pinned base image. */
+export function hasExtras(config: JupyterConfig): boolean {
+    return config.pipPackages.length > 0 || config.extraFilesDir !== "";
+}
+
+/**
+ * Environment of the notebook container. The token travels as a file (Jupyter Server
+ * reads `JUPYTER_TOKEN_FILE`), so it is in neither the environment nor the command line.
+ *
+ * The guide's `Permission denied` (section 6) comes from Docker creating the mount point
+ * root-owned when it does not exist in the image, as `/home/jovyan/work/notebooks` does
+ * not. The image's documented fix is used instead of `chmod 777`: the container starts as
+ * root, its start-up script chowns the mount (`CHOWN_EXTRA`, recursively with
+ * `CHOWN_EXTRA_OPTS=-R` so files already there are writable too) to the notebook user,
+ * then drops to that user before starting the server.
+ */
+export function jupyterEnv(config: JupyterConfig): string[] {
+    return envList({
+        CHOWN_EXTRA: config.mountPath,
+        CHOWN_EXTRA_OPTS: "-R",
+        JUPYTER_PORT: String(config.containerPort),
+        JUPYTER_TOKEN_FILE,
+        ...(config.grantSudo ? { GRANT_SUDO: "yes" } : {}),
+    });
+}
+
+/**
+ * The guide's sections 3 to 7.1 as one resource: the data-science notebook server on a
+ * pinned image, published on the host, its notebooks on a named volume (or a host folder)
+ * that the notebook user can write, a generated login token, and, when config asks for
+ * packages or files, a derived image built from the pinned base: the reproducible form of
+ * `docker exec pip install` + `docker cp` + `docker commit`.
+ */
+export class JupyterWorkspace extends pulumi.ComponentResource {
+    public readonly container: docker.Container;
+    /** The derived image, when there are extras. */
+    public readonly derivedImage?: docker.Image;
+    public readonly volume?: docker.Volume;
+    public readonly containerName: pulumi.Output<string>;
+    /** The notebooks volume, or undefined when a host folder is bound instead. */
+    public readonly volumeName?: pulumi.Output<string>;
+    /** The login URL with its token: a secret. */
+    public readonly url: pulumi.Output<string>;
+
+    constructor(name: string, args: JupyterWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("smart-building:workspace:JupyterWorkspace", name, {}, opts);
+        const { config } = args;
+
+        const base = new docker.RemoteImage(`${name}-base-image`, { name: config.baseImage, keepLocally: true }, { parent: this });
+        if (hasExtras(config)) {
+            this.derivedImage = new docker.Image(
+                `${name}-image`,
+                {
+                    imageName: config.derivedImageName,
+                    skipPush: true,
+                    build: {
+                        context: config.extraFilesDir || `./${JUPYTER_BUILD_DIR}`,
+                        dockerfile: `./${JUPYTER_BUILD_DIR}/Dockerfile`,
+                        // The "files" stage copies the context; without extra files it is skipped.
+                        target: config.extraFilesDir ? "files" : "packages",
+                        platform: config.buildPlatform,
+                        args: {
+                            BASE_IMAGE: config.baseImage,
+                            PIP_REQUIREMENTS: config.pipPackages.join(" "),
+                            EXTRA_FILES_PATH: config.extraFilesPath,
+                        },
+                    },
+                },
+                // The base is pulled (and kept) first, so the build starts from the pinned image.
+                { parent: this, dependsOn: [base] },
+            );
+        }
+
+        if (!config.hostFolder) {
+            this.volume = dataVolume(
+                `${name}-notebooks`,
+                { volumeName: config.volumeName, service: JUPYTER_SERVICE, data: args.data, labels: args.labels },
+                this,
+            );
+        }
+
+        const token = new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this });
+
+        this.container = new docker.Container(
+            `${name}-container`,
+            {
+                name: config.containerName,
+                image: this.derivedImage ? this.derivedImage.repoDigest : base.imageId,
+                // Root only for the start-up script (the chown above and GRANT_SUDO); the
+                // server itself runs as the notebook user.
+                user: "root",
+                envs: jupyterEnv(config),
+                uploads: [secretFile(JUPYTER_TOKEN_FILE, token.result, NOTEBOOK_UID)],
+                ports: publishedPort(config.containerPort, config.published),
+                volumes: this.volume ? [{ volumeName: this.volume.name, containerPath: config.mountPath }] : [],
+                mounts: config.hostFolder ? [bindMount(config.hostFolder, config.mountPath, false)] : [],
+                // No `healthcheck` here: the image ships one that follows the server's port
+                // and base URL. `wait` makes Pulumi wait for it to report healthy.
+                wait: true,
+                waitTimeout: JUPYTER_WAIT_TIMEOUT_SECONDS,
+                restart: args.restartPolicy,
+                labels: serviceLabels(args.labels, JUPYTER_SERVICE),
+            } satisfies docker.ContainerArgs,
+            fixedContainerOptions(this),
+        );
+
+        this.containerName = this.container.name;
+        this.volumeName = this.volume?.name;
+        this.url = pulumi.secret(pulumi.interpolate`http://${args.publicHost}:${config.published.port}/lab?token=${token.result}`);
+        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName, url: this.url });
+    }
+}

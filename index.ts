@@ -1,0 +1,77 @@
+import * as docker from "@pulumi/docker";
+import { loadStackConfig } from "./components/config";
+import { labelList, stackLabels } from "./components/containerSettings";
+import { DashboardApp } from "./components/dashboardApp";
+import { Elasticsearch } from "./components/elasticsearch";
+import { JupyterWorkspace } from "./components/jupyter";
+import { MySql } from "./components/mysql";
+import { stackProviders } from "./components/providers";
+
+// Config first: a bad value stops the program here, with every problem listed, before
+// anything is declared.
+const config = loadStackConfig();
+const projectDir = process.cwd();
+
+const providers = stackProviders(config.stack, config.docker);
+const options = { providers: [providers.docker, providers.random] };
+const labels = stackLabels(config.stack, config.environment);
+
+// The guide's sb-network: the services find each other by name on it.
+const network = new docker.Network(
+    "network",
+    { name: config.networkName, driver: "bridge", labels: labelList(labels) },
+    { provider: providers.docker, deleteBeforeReplace: true },
+);
+const shared = { network, restartPolicy: config.restartPolicy, labels };
+
+const mysql = new MySql("mysql", { ...shared, config: config.mysql, data: config.data }, options);
+const elasticsearch = new Elasticsearch("elasticsearch", { ...shared, config: config.elasticsearch, data: config.data }, options);
+const app = new DashboardApp(
+    "app",
+    {
+        ...shared,
+        config: config.app,
+        mysql: {
+            host: mysql.networkAlias,
+            port: mysql.internalPort,
+            user: mysql.user,
+            database: mysql.database,
+            password: mysql.password,
+        },
+        elasticsearchUrl: elasticsearch.internalUrl,
+        waitFor: [mysql.container, elasticsearch.container],
+        publicHost: config.publicHost,
+        projectDir,
+    },
+    options,
+);
+
+const jupyter = config.jupyter
+    ? new JupyterWorkspace(
+          "jupyter",
+          { config: config.jupyter, restartPolicy: config.restartPolicy, labels, data: config.data, publicHost: config.publicHost },
+          options,
+      )
+    : undefined;
+
+// Stack outputs. A service that is not published, or not part of this stack, has no
+// entry rather than an empty one. Passwords and the Jupyter login URL are secrets.
+export = {
+    appUrl: app.url,
+    networkName: network.name,
+    mysqlUser: mysql.user,
+    mysqlDatabase: mysql.database,
+    mysqlPassword: mysql.password,
+    mysqlRootPassword: mysql.rootPassword,
+    ...(config.mysql.published ? { mysqlHost: config.publicHost, mysqlPort: config.mysql.published.port } : {}),
+    ...(config.elasticsearch.publishedHttp
+        ? { elasticsearchUrl: `http://${config.publicHost}:${config.elasticsearch.publishedHttp.port}` }
+        : {}),
+    ...(jupyter
+        ? {
+              jupyterUrl: jupyter.url,
+              jupyterContainerName: jupyter.containerName,
+              ...(jupyter.volumeName ? { jupyterVolumeName: jupyter.volumeName } : {}),
+          }
+        : {}),
+};
