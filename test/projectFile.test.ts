@@ -1,0 +1,39 @@
+import { parseStackConfig } from "../components/config";
+import { PROJECT, PROJECT_DIR, projectFile, stackConfig } from "./support/program";
+
+const declarations = Object.entries(projectFile().config);
+
+describe("Pulumi.yaml", () => {
+    it("runs the program with Node.js and TypeScript", () => {
+        expect(projectFile()).toMatchObject({ name: "smart-building", runtime: { name: "nodejs", options: { typescript: true } } });
+    });
+
+    it.each(declarations)("declares %s with a type Pulumi knows, a description and a default of that type", (_key, decl) => {
+        expect(["string", "integer", "boolean", "array"]).toContain(decl.type);
+        expect(decl.description.length).toBeGreaterThan(20);
+        const expectedType = { string: "string", integer: "number", boolean: "boolean", array: "object" }[decl.type];
+        expect(typeof decl.default).toBe(expectedType);
+        if (decl.type === "integer") expect(Number.isInteger(decl.default)).toBe(true);
+        if (decl.type === "array") {
+            expect(Array.isArray(decl.default)).toBe(true);
+            expect(decl.items).toEqual({ type: "string" });
+        }
+        // A secret key with a default fails the CLI's validation (pulumi/pulumi#21865); secrets are generated instead.
+        expect(decl).not.toHaveProperty("secret");
+    });
+
+    it("declares exactly the keys the program reads", () => {
+        const read = new Set<string>();
+        const values = stackConfig(undefined, { jupyterEnabled: true });
+        parseStackConfig(PROJECT, "defaults", (key) => {
+            read.add(key);
+            return values[key];
+        }, PROJECT_DIR);
+        expect([...read].sort()).toEqual(declarations.map(([key]) => key).sort());
+    });
+
+    it("holds defaults that are a valid config on their own", () => {
+        const values = stackConfig(undefined);
+        expect(() => parseStackConfig(PROJECT, "defaults", (key) => values[key], PROJECT_DIR)).not.toThrow();
+    });
+});
