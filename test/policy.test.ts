@@ -1,0 +1,223 @@
+import type { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
+import {
+    fixedNamesReplacedDeleteFirst,
+    healthCheck,
+    noPrivilegedContainers,
+    noSecretsInEnv,
+    pinnedImages,
+    policies,
+    productionDataPortsOnLoopback,
+    productionDataVolumesProtected,
+    restartPolicy,
+} from "../policy/rules";
+import { TYPES, committedStacks, runProgram, stackConfig } from "./support/program";
+
+interface Candidate {
+    type: string;
+    props: Record<string, any>;
+    opts?: Partial<PolicyResourceOptions>;
+}
+
+/** Runs one policy over one resource as the policy engine would, and returns the violations it reports. */
+async function violations(policy: ResourceValidationPolicy, resource: Candidate): Promise<string[]> {
+    const reported: string[] = [];
+    const validations = Array.isArray(policy.validateResource) ? policy.validateResource : policy.validateResource ? [policy.validateResource] : [];
+    for (const validate of validations) {
+        const args: ResourceValidationArgs = {
+            type: resource.type,
+            props: resource.props,
+            urn: `urn:pulumi:test::smart-building::${resource.type}::r`,
+            name: "r",
+            opts: { protect: false, ignoreChanges: [], aliases: [], customTimeouts: { createSeconds: 0, updateSeconds: 0, deleteSeconds: 0 }, additionalSecretOutputs: [], ...resource.opts },
+            stackTags: new Map(),
+            isType: (cls) => (cls as any).__pulumiType === resource.type,
+            asType: ((cls: any) => (cls.__pulumiType === resource.type ? resource.props : undefined)) as ResourceValidationArgs["asType"],
+            getConfig: <T extends object>() => ({}) as T,
+            notApplicable: (() => undefined) as unknown as ResourceValidationArgs["notApplicable"],
+        };
+        await validate(args, (message) => reported.push(message));
+    }
+    return reported;
+}
+
+/** A container that passes every rule; tests change one thing at a time. */
+function goodContainer(overrides: Record<string, any> = {}): Candidate {
+    return {
+        type: TYPES.container,
+        props: {
+            name: "sb-mysql",
+            image: `sha256:${"a".repeat(64)}`,
+            restart: "unless-stopped",
+            healthcheck: { tests: ["CMD-SHELL", "true"] },
+            envs: ["MYSQL_USER=app", "MYSQL_PASSWORD_FILE=/run/secrets/p"],
+            ports: [{ internal: 3306, external: 3306, ip: "0.0.0.0" }],
+            labels: [{ label: "org.smartbuilding.environment", value: "development" }],
+            ...overrides,
+        },
+        opts: { deleteBeforeReplace: true },
+    };
+}
+
+const production = [{ label: "org.smartbuilding.environment", value: "production" }];
+
+describe("the policy rules", () => {
+    it("let a well-made container through every rule", async () => {
+        for (const policy of policies) expect({ policy: policy.name, found: await violations(policy, goodContainer()) }).toEqual({ policy: policy.name, found: [] });
+    });
+
+    it("are all mandatory, so a violation stops the update", () => {
+        expect(policies.map((p) => p.enforcementLevel)).toEqual(policies.map(() => "mandatory"));
+        expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length);
+    });
+
+    describe("no-privileged-containers", () => {
+        it("refuses a privileged container", async () => {
+            expect(await violations(noPrivilegedContainers, goodContainer({ privileged: true }))).toEqual([
+                'Container "sb-mysql" is privileged; drop "privileged" and grant only what it needs.',
+            ]);
+        });
+    });
+
+    describe("pinned-images", () => {
+        it.each(["mysql", "mysql:latest", "quay.io/jupyter/datascience-notebook"])("refuses to pull %j", async (name) => {
+            expect(await violations(pinnedImages, { type: TYPES.remoteImage, props: { name } })).toEqual([
+                `Image "${name}" is not pinned; use a tag or digest other than "latest" (e.g. "mysql:5.7.44").`,
+            ]);
+        });
+
+        it("accepts a tag or a digest", async () => {
+            expect(await violations(pinnedImages, { type: TYPES.remoteImage, props: { name: "mysql:5.7" } })).toEqual([]);
+            expect(await violations(pinnedImages, { type: TYPES.remoteImage, props: { name: `mysql@sha256:${"c".repeat(64)}` } })).toEqual([]);
+        });
+
+        it("refuses to build an untagged image", async () => {
+            expect(await violations(pinnedImages, { type: TYPES.image, props: { imageName: "smartbuildingapp" } })).toEqual([
+                'Built image "smartbuildingapp" is not tagged; use a tag or digest other than "latest" (e.g. "mysql:5.7.44").',
+            ]);
+            expect(await violations(pinnedImages, { type: TYPES.image, props: { imageName: "smartbuildingapp:dev" } })).toEqual([]);
+        });
+    });
+
+    describe("restart-policy", () => {
+        it.each([[undefined], ["no"], [""]])("refuses restart %j", async (restart) => {
+            expect(await violations(restartPolicy, goodContainer({ restart }))).toEqual([
+                'Container "sb-mysql" has no restart policy; set "restart" to "unless-stopped", "always" or "on-failure".',
+            ]);
+        });
+    });
+
+    describe("health-check", () => {
+        it("refuses a container with neither a health check nor wait", async () => {
+            expect(await violations(healthCheck, goodContainer({ healthcheck: undefined }))).toEqual([
+                'Container "sb-mysql" has no health check; declare "healthcheck", or set "wait" to rely on the image\'s own.',
+            ]);
+        });
+
+        it('counts a health check of "NONE" as none', async () => {
+            expect(await violations(healthCheck, goodContainer({ healthcheck: { tests: ["NONE"] } }))).toHaveLength(1);
+        });
+
+        it("accepts the image's own health check when Pulumi waits on it", async () => {
+            expect(await violations(healthCheck, goodContainer({ healthcheck: undefined, wait: true }))).toEqual([]);
+        });
+    });
+
+    describe("no-secrets-in-env", () => {
+        it.each(["MYSQL_ROOT_PASSWORD=x", "JUPYTER_TOKEN=abc", "API_KEY=k", "app_secret=s", "DB_PASSWD="])("refuses %j", async (env) => {
+            const name = env.split("=")[0];
+            expect(await violations(noSecretsInEnv, goodContainer({ envs: ["PORT=3000", env] }))).toEqual([
+                `Container "sb-mysql" sets ${name} in its environment; upload the value as a file and pass ${name}_FILE instead.`,
+            ]);
+        });
+
+        it("accepts variables that point at secret files, and ordinary settings", async () => {
+            expect(
+                await violations(noSecretsInEnv, goodContainer({ envs: ["MYSQL_ROOT_PASSWORD_FILE=/run/secrets/r", "JUPYTER_TOKEN_FILE=/run/secrets/t", "MYSQL_USER=BAS_DEV_RW"] })),
+            ).toEqual([]);
+        });
+    });
+
+    describe("fixed-names-replaced-delete-first", () => {
+        it("refuses a named container replaced create-first", async () => {
+            expect(await violations(fixedNamesReplacedDeleteFirst, { ...goodContainer(), opts: {} })).toEqual([
+                'Container "sb-mysql" has a fixed name but no "deleteBeforeReplace"; a replacement would clash with it.',
+            ]);
+        });
+
+        it("lets an auto-named container be replaced create-first", async () => {
+            expect(await violations(fixedNamesReplacedDeleteFirst, { ...goodContainer({ name: undefined }), opts: {} })).toEqual([]);
+        });
+    });
+
+    describe("production-data-ports-on-loopback", () => {
+        it("refuses a production database port published on every interface", async () => {
+            expect(await violations(productionDataPortsOnLoopback, goodContainer({ labels: production }))).toEqual([
+                'Container "sb-mysql" publishes data port 3306 on 0.0.0.0:3306; in production publish it on "127.0.0.1" or not at all.',
+            ]);
+            expect(await violations(productionDataPortsOnLoopback, goodContainer({ labels: production, ports: [{ internal: 9200, external: 19200 }] }))).toEqual([
+                'Container "sb-mysql" publishes data port 9200 on every address:19200; in production publish it on "127.0.0.1" or not at all.',
+            ]);
+        });
+
+        it("accepts loopback, unpublished data ports, and web ports on every interface", async () => {
+            const ports = [
+                { internal: 3306, external: 13306, ip: "127.0.0.1" },
+                { internal: 3000, external: 8080, ip: "0.0.0.0" },
+            ];
+            expect(await violations(productionDataPortsOnLoopback, goodContainer({ labels: production, ports }))).toEqual([]);
+            expect(await violations(productionDataPortsOnLoopback, goodContainer({ labels: production, ports: [] }))).toEqual([]);
+        });
+
+        it("leaves development stacks free to publish their databases", async () => {
+            expect(await violations(productionDataPortsOnLoopback, goodContainer())).toEqual([]);
+        });
+    });
+
+    describe("production-data-volumes-protected", () => {
+        const volume = (labels: any, protect: boolean): Candidate => ({ type: TYPES.volume, props: { name: "prod-mysql_volume", labels }, opts: { protect } });
+
+        it("refuses an unprotected production volume", async () => {
+            expect(await violations(productionDataVolumesProtected, volume(production, false))).toEqual([
+                'Volume "prod-mysql_volume" holds production data but is not protected; set protectData to true for this stack.',
+            ]);
+        });
+
+        it("accepts a protected production volume, and development volumes either way", async () => {
+            expect(await violations(productionDataVolumesProtected, volume(production, true))).toEqual([]);
+            expect(await violations(productionDataVolumesProtected, volume([], false))).toEqual([]);
+        });
+    });
+});
+
+describe.each(committedStacks())("the committed %s stack", (stack) => {
+    it("passes every policy", async () => {
+        const run = await runProgram(stack, stackConfig(stack));
+        const found: string[] = [];
+        for (const resource of run.resources) {
+            for (const policy of policies) {
+                const opts = { protect: resource.opts.protect === true, deleteBeforeReplace: resource.opts.deleteBeforeReplace };
+                for (const v of await violations(policy, { type: resource.type, props: resource.inputs, opts })) found.push(`${policy.name}: ${v}`);
+            }
+        }
+        expect(found).toEqual([]);
+    });
+});
+
+describe("the policies against a misconfigured stack", () => {
+    it("stop a production stack that publishes its databases on every interface and leaves its data unprotected", async () => {
+        const run = await runProgram("prod", stackConfig("prod", { dataPublishAddress: "0.0.0.0", protectData: false }));
+        const found: string[] = [];
+        for (const resource of run.resources) {
+            for (const policy of [productionDataPortsOnLoopback, productionDataVolumesProtected]) {
+                found.push(...(await violations(policy, { type: resource.type, props: resource.inputs, opts: { protect: resource.opts.protect === true } })));
+            }
+        }
+        expect(found.sort()).toEqual([
+            'Container "prod-sb-elasticsearch" publishes data port 9200 on 0.0.0.0:19200; in production publish it on "127.0.0.1" or not at all.',
+            'Container "prod-sb-elasticsearch" publishes data port 9300 on 0.0.0.0:19300; in production publish it on "127.0.0.1" or not at all.',
+            'Container "prod-sb-mysql" publishes data port 3306 on 0.0.0.0:13306; in production publish it on "127.0.0.1" or not at all.',
+            'Volume "prod-esdata1" holds production data but is not protected; set protectData to true for this stack.',
+            'Volume "prod-mysql_volume" holds production data but is not protected; set protectData to true for this stack.',
+        ]);
+    });
+});
