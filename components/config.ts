@@ -51,6 +51,9 @@ export interface Published {
 }
 
 export interface MySqlConfig {
+    /** Passwords set in config (as secrets) instead of generated, e.g. to reuse a kept volume. */
+    readonly rootPassword?: pulumi.Output<string>;
+    readonly password?: pulumi.Output<string>;
     readonly image: string;
     readonly containerName: string;
     readonly volumeName: string;
@@ -109,6 +112,7 @@ const NAME_PREFIX = /^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MYSQL_USER = /^[A-Za-z0-9_]{1,32}$/;
 const MYSQL_DATABASE = /^[A-Za-z0-9_]{1,64}$/;
 const HEAP = /^[1-9]\d*[kKmMgG]$/;
+const MIN_PASSWORD_LENGTH = 12;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/;
 const ABSOLUTE_CONTAINER_PATH = /^\/[A-Za-z0-9_./-]*$/;
 const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$|^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -123,8 +127,11 @@ export const PIP_REQUIREMENT =
 
 /** Reads the stack's config through Pulumi and validates it; throws a `ConfigError` listing every problem. */
 export function loadStackConfig(): StackConfig {
-    const config = new pulumi.Config();
-    return parseStackConfig(config.name, pulumi.getStack(), (key) => config.get(key));
+    const project = pulumi.getProject();
+    // The raw values, as the CLI hands them over (defaults from Pulumi.yaml applied). Secret
+    // keys come through here too, without the warning `Config.get` gives for them; the
+    // reader wraps them as secrets again before anything else sees them.
+    return parseStackConfig(project, pulumi.getStack(), (key) => pulumi.runtime.getConfig(`${project}:${key}`));
 }
 
 /**
@@ -166,6 +173,8 @@ export function parseStackConfig(
         user: r.string("mysqlUser", MYSQL_USER, "a MySQL user name: 1 to 32 letters, digits or '_'"),
         database: r.string("mysqlDatabase", MYSQL_DATABASE, "a MySQL database name: 1 to 64 letters, digits or '_'"),
         published: dataPublished(r.port("mysqlHostPort")),
+        rootPassword: r.secret("mysqlRootPassword", MIN_PASSWORD_LENGTH),
+        password: r.secret("mysqlPassword", MIN_PASSWORD_LENGTH),
     };
     if (mysql.user.toLowerCase() === "root") {
         r.problem("mysqlUser", mysql.user, "a user other than root (root gets its own generated password)");

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
@@ -163,6 +164,19 @@ export class ConfigReader {
             this.problem(key, value, `${expected}; ${resolved} is not an existing folder`);
         }
         return value;
+    }
+
+    /**
+     * An optional secret (undefined when unset or empty), handed on as a Pulumi secret. Its
+     * value is never put in a message.
+     */
+    secret(key: string, minLength: number): pulumi.Output<string> | undefined {
+        const value = this.lookup(key);
+        if (!value) return undefined;
+        if (value.length < minLength) {
+            this.problems.push(`${this.qualified(key)}: the value set is too short; expected at least ${minLength} characters.`);
+        }
+        return pulumi.secret(value);
     }
 
     /** Throws every recorded problem at once; returns normally when there is none. */

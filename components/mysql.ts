@@ -75,11 +75,13 @@ export class MySql extends pulumi.ComponentResource {
             this,
         );
 
-        // Stable on purpose: the image applies passwords only when it initialises an empty
-        // data directory, so a new value here would no longer match the live one (see the
-        // README on rotating them).
-        const rootPassword = new random.RandomPassword(`${name}-root-password`, { length: 32, special: false }, { parent: this });
-        const userPassword = new random.RandomPassword(`${name}-user-password`, { length: 32, special: false }, { parent: this });
+        // Generated unless config sets them, and stable on purpose: the image applies passwords
+        // only when it initialises an empty data directory, so a new value here would no longer
+        // match the live one (see the README on rotating them, and on reusing a kept volume).
+        const generated = (suffix: string) =>
+            new random.RandomPassword(`${name}-${suffix}`, { length: 32, special: false }, { parent: this }).result;
+        const rootPassword = config.rootPassword ?? generated("root-password");
+        const userPassword = config.password ?? generated("user-password");
 
         this.container = new docker.Container(
             `${name}-container`,
@@ -93,8 +95,8 @@ export class MySql extends pulumi.ComponentResource {
                     MYSQL_USER: config.user,
                 }),
                 uploads: [
-                    secretFile(MYSQL_PASSWORD_FILE, userPassword.result, "0"),
-                    secretFile(MYSQL_ROOT_PASSWORD_FILE, rootPassword.result, "0"),
+                    secretFile(MYSQL_PASSWORD_FILE, userPassword, "0"),
+                    secretFile(MYSQL_ROOT_PASSWORD_FILE, rootPassword, "0"),
                 ],
                 volumes: [{ volumeName: this.volume.name, containerPath: "/var/lib/mysql" }],
                 ports: publishedPort(MYSQL_PORT, config.published),
@@ -111,8 +113,8 @@ export class MySql extends pulumi.ComponentResource {
         this.containerName = this.container.name;
         this.user = config.user;
         this.database = config.database;
-        this.rootPassword = pulumi.secret(rootPassword.result);
-        this.password = pulumi.secret(userPassword.result);
+        this.rootPassword = pulumi.secret(rootPassword);
+        this.password = pulumi.secret(userPassword);
         this.registerOutputs({
             containerName: this.containerName,
             user: this.user,

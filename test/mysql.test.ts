@@ -1,5 +1,5 @@
 import { MYSQL_HEALTHCHECK } from "../components/mysql";
-import { Declared, ProgramRun, TYPES, envMap, parentName, plainInputsText, runProgram, stackConfig, valueOf } from "./support/program";
+import { Declared, ProgramRun, TYPES, envMap, parentName, plainInputsText, runFailingProgram, runProgram, stackConfig, valueOf } from "./support/program";
 
 describe("sb-mysql in the dev stack", () => {
     let run: ProgramRun;
@@ -125,5 +125,35 @@ describe("sb-mysql with other config", () => {
         );
         expect(declared.one(TYPES.remoteImage, "mysql-image").inputs.name).toBe("mysql:8.4.3");
         expect(envMap(declared.container("mysql-container").inputs.envs)).toMatchObject({ MYSQL_USER: "reporting", MYSQL_DATABASE: "bas_prod" });
+    });
+});
+
+describe("sb-mysql with passwords set in config", () => {
+    const root = "root-password-from-config";
+    const user = "user-password-from-config";
+
+    it("uses them instead of generating any, and keeps them secret", async () => {
+        const run = await runProgram("dev", stackConfig("dev", { mysqlRootPassword: root, mysqlPassword: user }));
+        const declared = new Declared(run);
+        expect(declared.ofType(TYPES.password).map((p) => p.name)).toEqual(["jupyter-token"]);
+        const mysql = declared.container("mysql-container");
+        expect(mysql.inputs.uploads.map((u: { content: string }) => u.content)).toEqual([user, root]);
+        expect(mysql.secretInputs).toEqual(new Set(["uploads"]));
+        expect(declared.container("app-container").inputs.uploads[0].content).toBe(user);
+        expect(await run.pulumi.isSecret(run.outputs.mysqlPassword)).toBe(true);
+        expect(await valueOf(run.outputs.mysqlRootPassword)).toBe(root);
+        for (const resource of run.resources) expect(plainInputsText(resource)).not.toMatch(/from-config/);
+    });
+
+    it("generates only the one that is not set", async () => {
+        const declared = new Declared(await runProgram("dev", stackConfig("dev", { mysqlPassword: user })));
+        expect(declared.ofType(TYPES.password).map((p) => p.name).sort()).toEqual(["jupyter-token", "mysql-root-password"]);
+    });
+
+    it("refuses a password too short to be one, without printing it", async () => {
+        const { error, declared } = await runFailingProgram("dev", stackConfig("dev", { mysqlPassword: "hunter2" }));
+        expect(error.message).toContain("smart-building:mysqlPassword: the value set is too short; expected at least 12 characters.");
+        expect(error.message).not.toContain("hunter2");
+        expect(declared).toEqual([]);
     });
 });

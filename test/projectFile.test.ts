@@ -8,7 +8,10 @@ describe("Pulumi.yaml", () => {
         expect(projectFile()).toMatchObject({ name: "smart-building", runtime: { name: "nodejs", options: { typescript: true } } });
     });
 
-    it.each(declarations)("declares %s with a type Pulumi knows, a description and a default of that type", (_key, decl) => {
+    const plain = declarations.filter(([, decl]) => decl.secret !== true);
+    const secret = declarations.filter(([, decl]) => decl.secret === true);
+
+    it.each(plain)("declares %s with a type Pulumi knows, a description and a default of that type", (_key, decl) => {
         expect(["string", "integer", "boolean", "array"]).toContain(decl.type);
         expect(decl.description.length).toBeGreaterThan(20);
         const expectedType = { string: "string", integer: "number", boolean: "boolean", array: "object" }[decl.type];
@@ -18,8 +21,15 @@ describe("Pulumi.yaml", () => {
             expect(Array.isArray(decl.default)).toBe(true);
             expect(decl.items).toEqual({ type: "string" });
         }
-        // A secret key with a default fails the CLI's validation (pulumi/pulumi#21865); secrets are generated instead.
-        expect(decl).not.toHaveProperty("secret");
+    });
+
+    it("declares the optional secrets as secret strings without a default (pulumi/pulumi#21865 refuses one)", () => {
+        expect(secret.map(([key]) => key).sort()).toEqual(["mysqlPassword", "mysqlRootPassword"]);
+        for (const [, decl] of secret) {
+            expect(decl.type).toBe("string");
+            expect(decl).not.toHaveProperty("default");
+            expect(decl.description.length).toBeGreaterThan(20);
+        }
     });
 
     it("declares exactly the keys the program reads", () => {

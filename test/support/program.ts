@@ -15,7 +15,7 @@ process.setMaxListeners(100);
 /** The project's Pulumi.yaml: its name is the config namespace, its `config:` block the defaults. */
 interface ProjectFile {
     name: string;
-    config: Record<string, { type: string; description: string; default: unknown; items?: unknown }>;
+    config: Record<string, { type: string; description: string; default?: unknown; items?: unknown; secret?: boolean }>;
 }
 
 export function projectFile(): ProjectFile {
@@ -41,7 +41,9 @@ export function stackFile(stack: string): Record<string, unknown> {
 
 /** Config values as the Pulumi CLI hands them to a program: strings, with arrays and objects as JSON. */
 function asConfigString(value: unknown): string {
-    return typeof value === "string" ? value : typeof value === "object" ? JSON.stringify(value) : String(value);
+    if (typeof value === "string") return value;
+    if (typeof value === "number" || typeof value === "boolean") return String(value);
+    return JSON.stringify(value);
 }
 
 /**
@@ -51,7 +53,9 @@ function asConfigString(value: unknown): string {
  */
 export function stackConfig(stack: string | undefined, overrides: Record<string, unknown> = {}): Record<string, string> {
     const values: Record<string, string> = {};
-    for (const [key, decl] of Object.entries(projectFile().config)) values[key] = asConfigString(decl.default);
+    for (const [key, decl] of Object.entries(projectFile().config)) {
+        if (decl.default !== undefined) values[key] = asConfigString(decl.default);
+    }
     if (stack) {
         for (const [key, value] of Object.entries(stackFile(stack))) {
             if (key.startsWith(`${PROJECT}:`)) values[key.slice(PROJECT.length + 1)] = asConfigString(value);
@@ -181,7 +185,7 @@ async function execute(stack: string, config: Record<string, string>): Promise<E
  */
 export async function runProgram(stack: string, config: Record<string, string>): Promise<ProgramRun> {
     const execution = await execute(stack, config);
-    if (execution.failure !== undefined) throw execution.failure;
+    if (execution.failure !== undefined) throw execution.failure as Error;
     return execution.run!;
 }
 
