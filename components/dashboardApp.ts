@@ -46,20 +46,6 @@ export const APP_PASSWORD_FILE = "/run/secrets/mysql_password";
 /** The app image runs as the `node` user of the official Node images. */
 export const APP_UID = "1000";
 
-/** Healthy while the server answers; whether the stores are up is `/health`'s business, not the container's. */
-export const APP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
-    tests: [
-        "CMD",
-        "node",
-        "-e",
-        `fetch('http://127.0.0.1:${APP_PORT}/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`,
-    ],
-    interval: "10s",
-    timeout: "5s",
-    retries: 3,
-    startPeriod: "10s",
-};
-
 /**
  * The guide's `sb-app`: the dashboard image built by the stack from `app/` (the
  * declarative `docker build . -t smartbuildingapp`), run on the stack's network once
@@ -115,7 +101,8 @@ export class DashboardApp extends pulumi.ComponentResource {
                 mounts: contentBind,
                 ports: publishedPort(APP_PORT, config.published),
                 networksAdvanced: onNetwork(args.network, APP_ALIAS),
-                healthcheck: APP_HEALTHCHECK,
+                // No `healthcheck` here: app/Dockerfile declares one (a request to /health/live),
+                // so the image cannot run without it. `wait` makes Pulumi wait for it.
                 wait: true,
                 waitTimeout: 120,
                 // Node does not reap zombies or forward signals as PID 1; Docker's init does.
