@@ -28,6 +28,25 @@ export function hasExtras(config: JupyterConfig): boolean {
 }
 
 /**
+ * How the derived image is built: from the pinned base, with the extra packages, and with
+ * the extra files when there are any (the folder is then the build context; without it the
+ * Dockerfile's "files" stage is left out).
+ */
+export function derivedImageBuild(config: JupyterConfig): docker.types.input.DockerBuild {
+    return {
+        context: config.extraFilesDir || `./${JUPYTER_BUILD_DIR}`,
+        dockerfile: `./${JUPYTER_BUILD_DIR}/Dockerfile`,
+        target: config.extraFilesDir ? "files" : "packages",
+        platform: config.buildPlatform,
+        args: {
+            BASE_IMAGE: config.baseImage,
+            PIP_REQUIREMENTS: config.pipPackages.join(" "),
+            EXTRA_FILES_PATH: config.extraFilesPath,
+        },
+    };
+}
+
+/**
  * Environment of the notebook container. The token travels as a file (Jupyter Server
  * reads `JUPYTER_TOKEN_FILE`), so it is in neither the environment nor the command line.
  *
@@ -74,22 +93,7 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
         if (hasExtras(config)) {
             this.derivedImage = new docker.Image(
                 `${name}-image`,
-                {
-                    imageName: config.derivedImageName,
-                    skipPush: true,
-                    build: {
-                        context: config.extraFilesDir || `./${JUPYTER_BUILD_DIR}`,
-                        dockerfile: `./${JUPYTER_BUILD_DIR}/Dockerfile`,
-                        // The "files" stage copies the context; without extra files it is skipped.
-                        target: config.extraFilesDir ? "files" : "packages",
-                        platform: config.buildPlatform,
-                        args: {
-                            BASE_IMAGE: config.baseImage,
-                            PIP_REQUIREMENTS: config.pipPackages.join(" "),
-                            EXTRA_FILES_PATH: config.extraFilesPath,
-                        },
-                    },
-                },
+                { imageName: config.derivedImageName, skipPush: true, build: derivedImageBuild(config) },
                 // The base is pulled (and kept) first, so the build starts from the pinned image.
                 { parent: this, dependsOn: [base] },
             );

@@ -1,0 +1,327 @@
+/**
+ * The dashboard image against a real Docker engine: built from app/Dockerfile on a local Node
+ * base, run beside a MariaDB server (as `mysql`) and an Elasticsearch stand-in (as
+ * `elasticsearch`) on a user-defined network, and checked through its published port.
+ *
+ * Without an engine (`docker info` fails) the suite is skipped with a message; run
+ * test/e2e/ensure-engine.sh to get one.
+ */
+import crypto from "crypto";
+import fs from "fs";
+import os from "os";
+import path from "path";
+import { docker, dockerRun, engineAnswers, imageId, inspect, LABEL, waitUntil } from "./support/docker";
+import { Build, buildApp, ensureBaseImages, IMAGES, Prepared } from "./support/images";
+
+const APP_CONTEXT = path.join(__dirname, "..", "..", "app");
+const MYSQL_USER = "BAS_DEV_RW";
+const MYSQL_DATABASE = "bas_dev";
+const SECRET_PATH = "/run/secrets/mysql_password";
+
+const engine = engineAnswers();
+if (!engine.ok) {
+  console.warn(`e2e: skipping the dashboard's Docker tests, no Docker engine answers (${engine.reason}). Start one with test/e2e/ensure-engine.sh.`);
+}
+const describeWithEngine = engine.ok ? describe : describe.skip;
+
+/** Names unique to this run, so a leftover of another run can never clash. */
+const runId = `${Date.now().toString(36)}-${process.pid}`;
+const names = {
+  network: `sb-e2e-${runId}`,
+  mysql: `sb-e2e-${runId}-mysql`,
+  elasticsearch: `sb-e2e-${runId}-elasticsearch-standin`,
+  app: `sb-e2e-${runId}-app`,
+  appBound: `sb-e2e-${runId}-app-bound`,
+  appImage: `sb-e2e/app:${runId}`,
+  rebuiltImage: `sb-e2e/app:${runId}-rebuilt`,
+};
+const runLabel = `${LABEL}.run=${runId}`;
+
+const password = crypto.randomBytes(18).toString("base64url");
+const rootPassword = crypto.randomBytes(18).toString("base64url");
+
+const INIT_SQL = `
+CREATE TABLE buildings (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL);
+CREATE TABLE sensors (
+  id INT PRIMARY KEY,
+  building_id INT NOT NULL,
+  kind VARCHAR(50) NOT NULL,
+  FOREIGN KEY (building_id) REFERENCES buildings (id)
+);
+INSERT INTO buildings VALUES (1, 'Main building');
+`;
+
+interface Answer {
+  status: number;
+  text: string;
+  json: () => any;
+}
+
+let temp: string;
+let appSecret: string;
+let baseUrl: string;
+let bases: Prepared[] = [];
+let firstBuild: Build | undefined;
+let rebuild: Build | undefined;
+
+async function get(urlPath: string, url = baseUrl): Promise<Answer> {
+  const response = await fetch(`${url}${urlPath}`, { signal: AbortSignal.timeout(15_000) });
+  const text = await response.text();
+  return { status: response.status, text, json: () => JSON.parse(text) };
+}
+
+/** Runs a container of this run on its network; returns its name. */
+async function runContainer(name: string, args: string[]): Promise<string> {
+  await docker(["run", "-d", "--name", name, "--label", runLabel, "--network", names.network, ...args]);
+  return name;
+}
+
+/** The app container's settings, as the stack gives them. */
+function appArgs(): string[] {
+  return [
+    "-p", "127.0.0.1::3000",
+    "-e", `MYSQL_USER=${MYSQL_USER}`,
+    "-e", `MYSQL_DATABASE=${MYSQL_DATABASE}`,
+    "-e", `MYSQL_PASSWORD_FILE=${SECRET_PATH}`,
+    "-v", `${appSecret}:${SECRET_PATH}:ro`,
+  ];
+}
+
+async function publishedUrl(container: string): Promise<string> {
+  const mapping = (await docker(["port", container, "3000/tcp"])).split("\n")[0];
+  return `http://127.0.0.1:${mapping.split(":").pop()}`;
+}
+
+async function logsOf(container: string): Promise<string> {
+  const logs = await dockerRun(["logs", "--tail", "40", container]);
+  return `--- ${container}\n${logs.stdout}${logs.stderr}`;
+}
+
+/** Image layers (digests of their content) in order. */
+async function layers(image: string): Promise<string[]> {
+  return (await inspect("image", image)).RootFS.Layers;
+}
+
+describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason})`, () => {
+  beforeAll(async () => {
+    bases = await ensureBaseImages();
+    firstBuild = await buildApp(APP_CONTEXT, names.appImage);
+
+    temp = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-"));
+    const secrets = path.join(temp, "secrets");
+    const initdb = path.join(temp, "initdb");
+    fs.mkdirSync(secrets);
+    fs.mkdirSync(initdb);
+    fs.writeFileSync(path.join(secrets, "mysql_root_password"), rootPassword, { mode: 0o400 });
+    fs.writeFileSync(path.join(secrets, "mysql_password"), password, { mode: 0o400 });
+    fs.writeFileSync(path.join(initdb, "01-schema.sql"), INIT_SQL);
+    // As the stack uploads it: owned by the app's user (uid 1000), readable by it alone.
+    appSecret = path.join(secrets, "app_mysql_password");
+    fs.writeFileSync(appSecret, `${password}\n`, { mode: 0o400 });
+    fs.chownSync(appSecret, 1000, 1000);
+
+    await docker(["network", "create", "--label", runLabel, names.network]);
+    await runContainer(names.mysql, [
+      "--network-alias", "mysql",
+      "-e", "MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql_root_password",
+      "-e", "MYSQL_PASSWORD_FILE=/run/secrets/mysql_password",
+      "-e", `MYSQL_USER=${MYSQL_USER}`,
+      "-e", `MYSQL_DATABASE=${MYSQL_DATABASE}`,
+      "-v", `${secrets}/mysql_root_password:/run/secrets/mysql_root_password:ro`,
+      "-v", `${secrets}/mysql_password:/run/secrets/mysql_password:ro`,
+      "-v", `${initdb}:/docker-entrypoint-initdb.d:ro`,
+      IMAGES.mariadb,
+    ]);
+    await runContainer(names.elasticsearch, ["--network-alias", "elasticsearch", IMAGES.elasticsearchStandin]);
+    // Started at once, before MySQL is ready: the app must report it down, then up.
+    await runContainer(names.app, [...appArgs(), names.appImage]);
+    baseUrl = await publishedUrl(names.app);
+
+    try {
+      await waitUntil("the app's /health answering 200", 180_000, async () =>
+        (await get("/health")).status === 200 ? true : undefined,
+      );
+    } catch (err) {
+      const logs = await Promise.all([names.mysql, names.elasticsearch, names.app].map(logsOf));
+      throw new Error(`${String(err)}\n${logs.join("\n")}`);
+    }
+  }, 900_000);
+
+  afterAll(async () => {
+    const containers = (await docker(["ps", "-aq", "--filter", `label=${runLabel}`])).split("\n").filter(Boolean);
+    // -v: MariaDB's data directory is an anonymous volume.
+    if (containers.length > 0) await dockerRun(["rm", "-f", "-v", ...containers]);
+    await dockerRun(["network", "rm", names.network]);
+    for (const image of [names.rebuiltImage, names.appImage]) {
+      if ((await imageId(image)) !== null) await dockerRun(["rmi", image]);
+    }
+    if (temp) fs.rmSync(temp, { recursive: true, force: true });
+
+    const base = bases.map((b) => `${b.tag} ${b.reused ? "reused" : `built in ${b.seconds.toFixed(1)} s`}`).join(", ");
+    console.log(
+      [
+        "e2e timings:",
+        `  base images: ${base}`,
+        `  first app build: ${firstBuild ? `${firstBuild.seconds.toFixed(1)} s` : "not done"}`,
+        `  rebuild after a start.js change: ${rebuild ? `${rebuild.seconds.toFixed(1)} s` : "not done"}`,
+      ].join("\n"),
+    );
+  }, 120_000);
+
+  it("answers /health with 200 and both stores up, through the published port", async () => {
+    const answer = await get("/health");
+    expect(answer.status).toBe(200);
+    const body = answer.json();
+    expect(body.status).toBe("ok");
+    expect(body.mysql.up).toBe(true);
+    expect(body.mysql.message).toMatch(/^BAS_DEV_RW@mysql:3306\/bas_dev answers \(server .*MariaDB.*\)$/);
+    expect(body.elasticsearch).toEqual({ up: true, message: "cluster smart-building-standin is green" });
+  });
+
+  it("lists, through /api/mysql/tables, the tables the init SQL created", async () => {
+    const answer = await get("/api/mysql/tables");
+    expect(answer.status).toBe(200);
+    const body = answer.json();
+    expect(body.database).toBe("bas_dev");
+    expect(body.tables.map((t: { name: string }) => t.name)).toEqual(["buildings", "sensors"]);
+  });
+
+  it("passes on the Elasticsearch stand-in's cluster health and indices", async () => {
+    const health = await get("/api/elasticsearch/health");
+    expect(health.status).toBe(200);
+    expect(health.json()).toMatchObject({ cluster_name: "smart-building-standin", status: "green", number_of_nodes: 1 });
+    const indices = await get("/api/elasticsearch/indices");
+    expect(indices.status).toBe(200);
+    expect(indices.json()).toEqual([expect.objectContaining({ index: "sensor-readings", "docs.count": "42" })]);
+  });
+
+  it("serves the page with both stores up, their tables and their indices", async () => {
+    const page = await get("/");
+    expect(page.status).toBe(200);
+    expect(page.text).toContain('<p class="state up"><strong>up</strong> 2 table(s) in bas_dev</p>');
+    expect(page.text).toContain("<td>buildings</td>");
+    expect(page.text).toContain('<p class="state up"><strong>up</strong> cluster smart-building-standin is green</p>');
+    expect(page.text).toContain("<td>sensor-readings</td>");
+  });
+
+  it("runs as the non-root user node (uid 1000), who cannot change the app's code or dependencies", async () => {
+    expect((await inspect("image", names.appImage)).Config.User).toBe("node");
+    expect(await docker(["exec", names.app, "id", "-u"])).toBe("1000");
+    for (const target of [
+      "/home/elmkarim/dashboard/start.js",
+      "/home/elmkarim/dashboard/new-file",
+      "/home/elmkarim/node_modules/mysql2/index.js",
+      "/home/elmkarim/package.json",
+    ]) {
+      const write = await dockerRun(["exec", names.app, "sh", "-c", `echo x >> ${target}`]);
+      expect({ target, writable: write.code === 0 }).toEqual({ target, writable: false });
+    }
+  });
+
+  it("keeps the MySQL password out of docker inspect and the logs; the app reads it from its file", async () => {
+    const container = await inspect("container", names.app);
+    const image = await inspect("image", names.appImage);
+    expect(JSON.stringify(container)).not.toContain(password);
+    expect(JSON.stringify(image)).not.toContain(password);
+    const env: string[] = container.Config.Env;
+    expect(env).toContain(`MYSQL_PASSWORD_FILE=${SECRET_PATH}`);
+    expect(env.filter((e) => e.startsWith("MYSQL_PASSWORD="))).toEqual([]);
+    expect(await docker(["exec", names.app, "stat", "-c", "%u %a", SECRET_PATH])).toBe("1000 400");
+    const logs = await dockerRun(["logs", names.app]);
+    expect(logs.stdout).toContain(`password read from ${SECRET_PATH}`);
+    expect(logs.stdout + logs.stderr).not.toContain(password);
+  });
+
+  it("ships the production dependencies of app/package-lock.json only, and no npm cache", async () => {
+    const lock = JSON.parse(fs.readFileSync(path.join(APP_CONTEXT, "package-lock.json"), "utf8"));
+    const expected = Object.entries(lock.packages as Record<string, { dev?: boolean; peer?: boolean }>)
+      .filter(([key, pkg]) => key.startsWith("node_modules/") && !pkg.dev && !pkg.peer)
+      .map(([key]) => key.slice("node_modules/".length))
+      .sort();
+    expect(expected).toContain("mysql2");
+
+    const listInstalled = [
+      "const fs = require('fs'); const root = '/home/elmkarim/node_modules'; const names = [];",
+      "for (const e of fs.readdirSync(root)) { if (e.startsWith('.')) continue;",
+      "  if (e.startsWith('@')) { for (const s of fs.readdirSync(root + '/' + e)) names.push(e + '/' + s); } else names.push(e); }",
+      "console.log(JSON.stringify({ names: names.sort(), env: process.env.NODE_ENV,",
+      "  caches: ['/root/.npm', '/home/node/.npm'].filter((p) => fs.existsSync(p)) }));",
+    ].join("\n");
+    const found = JSON.parse(await docker(["run", "--rm", "--user", "root", names.appImage, "node", "-e", listInstalled]));
+    expect(found).toEqual({ names: expected, env: "production", caches: [] });
+
+    // What the app adds to its base: the dependencies (about 2 MB) and the code, nothing more.
+    const added = (await inspect("image", names.appImage)).Size - (await inspect("image", IMAGES.node)).Size;
+    expect(added).toBeLessThan(10 * 1024 * 1024);
+  });
+
+  it("is reported healthy by the health check built into the image", async () => {
+    const status = await waitUntil("the app container turning healthy", 90_000, async () => {
+      const state = (await inspect("container", names.app)).State;
+      return state.Health?.Status === "healthy" ? state.Health.Status : undefined;
+    });
+    expect(status).toBe("healthy");
+  });
+
+  it("still finds its dependencies with the host's dashboard folder bound over the workdir, as in the dev stack", async () => {
+    await runContainer(names.appBound, [
+      ...appArgs(),
+      "-v", `${path.join(APP_CONTEXT, "dashboard")}:/home/elmkarim/dashboard:ro`,
+      names.appImage,
+    ]);
+    const url = await publishedUrl(names.appBound);
+    const tables = await waitUntil("the bound app answering", 60_000, async () => {
+      const answer = await get("/api/mysql/tables", url);
+      return answer.status === 200 ? answer.json() : undefined;
+    });
+    expect(tables.tables.map((t: { name: string }) => t.name)).toEqual(["buildings", "sensors"]);
+    await docker(["rm", "-f", names.appBound]);
+  });
+
+  it("reuses the dependency layer from the build cache when only dashboard/start.js changed", async () => {
+    const context = path.join(temp, "app-context");
+    fs.cpSync(APP_CONTEXT, context, { recursive: true, filter: (source) => !source.includes(`${path.sep}node_modules`) });
+    fs.appendFileSync(path.join(context, "dashboard", "start.js"), "// changed for the rebuild test\n");
+    rebuild = await buildApp(context, names.rebuiltImage);
+
+    // The legacy builder says "Using cache" under the step, BuildKit "CACHED" on it.
+    expect(rebuild.output).toMatch(/RUN npm ci[^\n]*\n(?: [^\n]*\n)*? ---> Using cache|CACHED[^\n]*RUN npm ci/);
+    const before = await layers(names.appImage);
+    const after = await layers(names.rebuiltImage);
+    expect(after).toHaveLength(before.length);
+    expect(after.slice(0, -1)).toEqual(before.slice(0, -1));
+    expect(after[after.length - 1]).not.toBe(before[before.length - 1]);
+  });
+
+  it("answers /health with 503 naming Elasticsearch once the stand-in stops, and keeps serving", async () => {
+    await docker(["stop", "-t", "5", names.elasticsearch]);
+    const health = await get("/health");
+    expect(health.status).toBe(503);
+    expect(health.json().mysql.up).toBe(true);
+    expect(health.json().elasticsearch.up).toBe(false);
+    expect(health.json().elasticsearch.message).toMatch(/^Elasticsearch is unavailable: /);
+    const api = await get("/api/elasticsearch/indices");
+    expect(api.status).toBe(503);
+    expect(api.json().error).toBe("elasticsearch_unavailable");
+    expect((await get("/health/live")).status).toBe(200);
+    expect((await get("/")).status).toBe(200);
+  });
+
+  it("answers /api/mysql/tables with 503 and the reason once MySQL stops too", async () => {
+    await docker(["stop", "-t", "20", names.mysql]);
+    const started = Date.now();
+    const tables = await get("/api/mysql/tables");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(tables.status).toBe(503);
+    expect(tables.json()).toEqual({ error: "mysql_unavailable", message: expect.stringMatching(/^MySQL is unavailable: .+/) });
+    expect((await get("/health/live")).status).toBe(200);
+  });
+
+  it("stops cleanly and at once on docker stop (SIGTERM), with exit code 0", async () => {
+    const started = Date.now();
+    await docker(["stop", "-t", "20", names.app]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((await inspect("container", names.app)).State.ExitCode).toBe(0);
+    expect((await dockerRun(["logs", names.app])).stdout).toContain("SIGTERM received");
+  });
+});

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Make sure a Docker engine answers before the e2e tests run.
+#
+# Does nothing when `docker info` already works. Otherwise (as root, on Debian) installs
+# docker.io and debootstrap with apt if they are missing, starts dockerd in the background
+# with its log in a temporary file, and waits until `docker info` answers.
+# Exits non-zero with a message saying what is missing when it cannot.
+set -euo pipefail
+
+timeout_s="${ENGINE_WAIT_SECONDS:-60}"
+
+say() { printf 'ensure-engine: %s\n' "$*" >&2; }
+
+if docker info >/dev/null 2>&1; then
+  say "a Docker engine already answers; nothing to do"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  say "no Docker engine answers and this script is not running as root, so it cannot install or start one"
+  say "start dockerd yourself (or run this script as root) and retry"
+  exit 1
+fi
+
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing ${missing[*]} and there is no apt-get to install them"
+    exit 1
+  fi
+  say "installing ${missing[*]} with apt"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" ca-certificates >/dev/null
+fi
+
+# The Docker CLI may come from another package than the daemon; both must be on PATH.
+command -v docker >/dev/null 2>&1 || { say "dockerd is installed but the docker CLI is not on PATH"; exit 1; }
+
+log="$(mktemp -d)/dockerd.log"
+say "starting dockerd (log: $log)"
+# setsid + nohup: the daemon outlives this script and the shell that ran it.
+setsid nohup dockerd >"$log" 2>&1 </dev/null &
+pid=$!
+
+for _ in $(seq 1 "$timeout_s"); do
+  if docker info >/dev/null 2>&1; then
+    say "Docker engine ready (dockerd pid $pid)"
+    exit 0
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    say "dockerd exited during start-up; last lines of $log:"
+    tail -n 20 "$log" >&2 || true
+    exit 1
+  fi
+  sleep 1
+done
+
+say "dockerd did not answer within ${timeout_s}s; last lines of $log:"
+tail -n 20 "$log" >&2 || true
+exit 1

@@ -1,0 +1,225 @@
+/**
+ * The images the e2e tests run on. No image registry can be reached, so everything is built
+ * here: a Debian base from debootstrap, then a Node base, a MariaDB server and an Elasticsearch
+ * stand-in from it (test/e2e/fixtures). These are kept between runs and reused while what they
+ * were built from is unchanged; only the app images a run builds are removed afterwards.
+ *
+ * Builds use the default bridge network: the Debian mirror is plain HTTP and the npm registry is
+ * reached as from the host. What the host needs to reach them is handed on: its proxy variables
+ * (Docker's predefined proxy build args), its npm registry, and its local certificate
+ * authorities (for a TLS-inspecting proxy) into the Node base.
+ */
+import { spawn, spawnSync } from "child_process";
+import crypto from "crypto";
+import fs from "fs";
+import os from "os";
+import path from "path";
+import { docker, dockerRun, imageId, LABEL } from "./docker";
+
+export const FIXTURES = path.join(__dirname, "..", "fixtures");
+
+export const IMAGES = {
+  debian: "sb-e2e/debian:bookworm",
+  node: "sb-e2e/node:bookworm",
+  mariadb: "sb-e2e/mariadb:bookworm",
+  elasticsearchStandin: "sb-e2e/elasticsearch-standin:latest",
+} as const;
+
+const DEBIAN_SUITE = "bookworm";
+const DEBIAN_MIRROR = "http://deb.debian.org/debian";
+const LOCAL_CA_DIR = "/usr/local/share/ca-certificates";
+const SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt";
+/** The label holding a digest of what a base image was built from. */
+const SOURCE_LABEL = `${LABEL}.source`;
+
+/** The host's proxy variables as `--build-arg`s (Docker predefines these args; none is needed here). */
+export function proxyBuildArgs(): string[] {
+  const args: string[] = [];
+  for (const name of ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY"]) {
+    for (const variant of [name, name.toLowerCase()]) {
+      const value = process.env[variant];
+      if (value) args.push("--build-arg", `${variant}=${value}`);
+    }
+  }
+  return args;
+}
+
+function npmConfig(key: string): string {
+  const run = spawnSync("npm", ["config", "get", key], { encoding: "utf8", timeout: 30_000 });
+  const value = run.status === 0 ? run.stdout.trim() : "";
+  return value === "undefined" || value === "null" ? "" : value;
+}
+
+/** How a base image came to be, for the closing summary. */
+export interface Prepared {
+  tag: string;
+  reused: boolean;
+  seconds: number;
+}
+
+/** The Debian base: reused when the tag exists, else debootstrap + `docker import` (needs root). */
+export async function ensureDebianBase(): Promise<Prepared> {
+  const started = Date.now();
+  if ((await imageId(IMAGES.debian)) !== null) return { tag: IMAGES.debian, reused: true, seconds: 0 };
+  if (process.getuid?.() !== 0) {
+    throw new Error(`${IMAGES.debian} is missing and only root can create it with debootstrap; run the tests as root once`);
+  }
+  if (spawnSync("debootstrap", ["--version"]).error) {
+    throw new Error(`${IMAGES.debian} is missing and debootstrap is not installed (test/e2e/ensure-engine.sh installs it)`);
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-rootfs-"));
+  try {
+    await run("debootstrap", ["--variant=minbase", DEBIAN_SUITE, dir, DEBIAN_MIRROR]);
+    // The downloaded packages and package lists are debootstrap's working files (80 MB); every
+    // image built on this base runs `apt-get update` itself.
+    for (const [sub, isWorkFile] of [
+      ["var/cache/apt/archives", (name: string) => name.endsWith(".deb")],
+      ["var/lib/apt/lists", (name: string) => name !== "lock" && name !== "partial"],
+    ] as const) {
+      for (const name of fs.readdirSync(path.join(dir, sub)).filter(isWorkFile)) fs.rmSync(path.join(dir, sub, name));
+    }
+    await pipe(["tar", "-C", dir, "-c", "."], ["docker", "import", "--change", 'CMD ["bash"]', "-", IMAGES.debian]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { tag: IMAGES.debian, reused: false, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * A base image built from a fixture folder. It is reused while its label matches a digest of the
+ * build context, the build args and the parent image's id, so a changed fixture or a re-created
+ * parent rebuilds it, and an unchanged one costs nothing.
+ */
+async function ensureFixtureImage(options: {
+  tag: string;
+  fixture: string;
+  parent: string;
+  buildArgs: Record<string, string>;
+  extraFiles?: Record<string, string>;
+}): Promise<Prepared> {
+  const started = Date.now();
+  const context = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-context-"));
+  try {
+    fs.cpSync(path.join(FIXTURES, options.fixture), context, { recursive: true });
+    for (const [name, source] of Object.entries(options.extraFiles ?? {})) {
+      fs.mkdirSync(path.dirname(path.join(context, name)), { recursive: true });
+      fs.copyFileSync(source, path.join(context, name));
+    }
+    const digest = crypto.createHash("sha256");
+    digest.update(`parent ${await imageId(options.parent)}\n`);
+    for (const [key, value] of Object.entries(options.buildArgs).sort()) digest.update(`arg ${key}=${value}\n`);
+    for (const file of listFiles(context)) {
+      digest.update(`file ${file}\n`);
+      digest.update(fs.readFileSync(path.join(context, file)));
+    }
+    const source = digest.digest("hex");
+
+    const current = await dockerRun(["image", "inspect", "--format", `{{ index .Config.Labels "${SOURCE_LABEL}" }}`, options.tag]);
+    if (current.code === 0 && current.stdout.trim() === source) return { tag: options.tag, reused: true, seconds: 0 };
+
+    const args = Object.entries(options.buildArgs).flatMap(([key, value]) => ["--build-arg", `${key}=${value}`]);
+    await docker(
+      ["build", "--force-rm", "--label", `${LABEL}=base`, "--label", `${SOURCE_LABEL}=${source}`, ...args, ...proxyBuildArgs(), "-t", options.tag, context],
+      { timeoutMs: 600_000 },
+    );
+  } finally {
+    fs.rmSync(context, { recursive: true, force: true });
+  }
+  return { tag: options.tag, reused: false, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The host's local CAs, and npm's own CA file when it is not the system bundle. */
+function hostCertificateAuthorities(): Record<string, string> {
+  const files: Record<string, string> = {};
+  if (fs.existsSync(LOCAL_CA_DIR)) {
+    for (const file of listFiles(LOCAL_CA_DIR).filter((f) => f.endsWith(".crt"))) {
+      files[path.join("extra-ca", file)] = path.join(LOCAL_CA_DIR, file);
+    }
+  }
+  const npmCafile = npmConfig("cafile");
+  if (npmCafile && path.resolve(npmCafile) !== SYSTEM_CA_BUNDLE && fs.existsSync(npmCafile)) {
+    files[path.join("extra-ca", "npm-cafile.crt")] = npmCafile;
+  }
+  return files;
+}
+
+/** Every base image the tests need, built or reused in order. */
+export async function ensureBaseImages(): Promise<Prepared[]> {
+  const debian = await ensureDebianBase();
+  const node = await ensureFixtureImage({
+    tag: IMAGES.node,
+    fixture: "node-base",
+    parent: IMAGES.debian,
+    buildArgs: { DEBIAN_IMAGE: IMAGES.debian, NPM_REGISTRY: npmConfig("registry") || "https://registry.npmjs.org/" },
+    extraFiles: hostCertificateAuthorities(),
+  });
+  const mariadb = await ensureFixtureImage({
+    tag: IMAGES.mariadb,
+    fixture: "mariadb",
+    parent: IMAGES.debian,
+    buildArgs: { DEBIAN_IMAGE: IMAGES.debian },
+  });
+  const standin = await ensureFixtureImage({
+    tag: IMAGES.elasticsearchStandin,
+    fixture: "elasticsearch-standin",
+    parent: IMAGES.node,
+    buildArgs: { NODE_IMAGE: IMAGES.node },
+  });
+  return [debian, node, mariadb, standin];
+}
+
+export interface Build {
+  seconds: number;
+  output: string;
+}
+
+/** Builds the app's Dockerfile from `context` on the local Node base. */
+export async function buildApp(context: string, tag: string): Promise<Build> {
+  const started = Date.now();
+  const run = await dockerRun(
+    ["build", "--force-rm", "--label", `${LABEL}=app`, "--build-arg", `NODE_IMAGE=${IMAGES.node}`, ...proxyBuildArgs(), "-t", tag, context],
+    { timeoutMs: 600_000 },
+  );
+  const output = `${run.stdout}\n${run.stderr}`;
+  if (run.code !== 0) throw new Error(`building ${tag} from ${context} failed:\n${output.slice(-4000)}`);
+  return { seconds: (Date.now() - started) / 1000, output };
+}
+
+/** Relative paths of all files under `dir`, sorted. */
+function listFiles(dir: string, prefix = ""): string[] {
+  return fs
+    .readdirSync(path.join(dir, prefix), { withFileTypes: true })
+    .flatMap((entry) => {
+      const rel = path.join(prefix, entry.name);
+      return entry.isDirectory() ? listFiles(dir, rel) : entry.isFile() ? [rel] : [];
+    })
+    .sort();
+}
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}:\n${stderr}`))));
+  });
+}
+
+/** `from | to`, failing when either side fails. */
+function pipe(from: string[], to: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const producer = spawn(from[0], from.slice(1), { stdio: ["ignore", "pipe", "inherit"] });
+    const consumer = spawn(to[0], to.slice(1), { stdio: ["pipe", "ignore", "pipe"] });
+    let stderr = "";
+    consumer.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    producer.stdout.pipe(consumer.stdin);
+    let pending = 2;
+    const done = (name: string) => (code: number | null) => {
+      if (code !== 0) reject(new Error(`${name} exited ${code}: ${stderr}`));
+      else if (--pending === 0) resolve();
+    };
+    producer.on("error", reject).on("exit", done(from[0]));
+    consumer.on("error", reject).on("exit", done(to[0]));
+  });
+}
