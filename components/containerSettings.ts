@@ -41,6 +41,16 @@ export function bindMount(source: string, target: string, readOnly: boolean): do
     return { type: "bind", source, target, readOnly };
 }
 
+/**
+ * An image pulled once and kept: `keepLocally` leaves it in Docker when the stack lets go of
+ * it, as `docker pull` would, instead of deleting an image other containers may use.
+ * Containers run its `imageId`: a tag name would be rewritten by the provider and show as a
+ * change on every update (pulumi/pulumi-docker#325, #1431).
+ */
+export function pulledImage(name: string, image: string, parent: pulumi.Resource): docker.RemoteImage {
+    return new docker.RemoteImage(name, { name: image, keepLocally: true }, { parent });
+}
+
 /** A container port published on the host (IPv4 and TCP stated, so the provider sees no drift). */
 export function publishedPort(internal: number, published: Published | undefined): docker.types.input.ContainerPort[] {
     return published ? [{ internal, external: published.port, ip: published.ip, protocol: "tcp" }] : [];

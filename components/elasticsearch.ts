@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DataConfig, ElasticsearchConfig } from "./config";
-import { ServiceSettings, envList, fixedContainerOptions, onNetwork, publishedPort, serviceLabels } from "./containerSettings";
+import { ServiceSettings, envList, fixedContainerOptions, onNetwork, publishedPort, pulledImage, serviceLabels } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
 
 export interface ElasticsearchArgs extends ServiceSettings {
@@ -53,7 +53,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
         super("smart-building:services:Elasticsearch", name, {}, opts);
         const { config } = args;
 
-        const image = new docker.RemoteImage(`${name}-image`, { name: config.image, keepLocally: true }, { parent: this });
+        const image = pulledImage(`${name}-image`, config.image, this);
         this.volume = dataVolume(
             `${name}-data`,
             { volumeName: config.volumeName, service: ELASTICSEARCH_ALIAS, data: args.data, labels: args.labels },

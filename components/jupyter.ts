@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { DataConfig, JupyterConfig, RestartPolicy } from "./config";
-import { bindMount, envList, fixedContainerOptions, publishedPort, secretFile, serviceLabels } from "./containerSettings";
+import { bindMount, envList, fixedContainerOptions, publishedPort, pulledImage, secretFile, serviceLabels } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
 
 export interface JupyterWorkspaceArgs {
@@ -89,7 +89,7 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
         super("smart-building:workspace:JupyterWorkspace", name, {}, opts);
         const { config } = args;
 
-        const base = new docker.RemoteImage(`${name}-base-image`, { name: config.baseImage, keepLocally: true }, { parent: this });
+        const base = pulledImage(`${name}-base-image`, config.baseImage, this);
         if (hasExtras(config)) {
             this.derivedImage = new docker.Image(
                 `${name}-image`,

@@ -8,6 +8,7 @@ import {
     fixedContainerOptions,
     onNetwork,
     publishedPort,
+    pulledImage,
     secretFile,
     serviceLabels,
 } from "./containerSettings";
@@ -68,7 +69,7 @@ export class MySql extends pulumi.ComponentResource {
         super("smart-building:services:MySql", name, {}, opts);
         const { config } = args;
 
-        const image = new docker.RemoteImage(`${name}-image`, { name: config.image, keepLocally: true }, { parent: this });
+        const image = pulledImage(`${name}-image`, config.image, this);
         this.volume = dataVolume(
             `${name}-data`,
             { volumeName: config.volumeName, service: MYSQL_ALIAS, data: args.data, labels: args.labels },

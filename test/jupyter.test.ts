@@ -3,6 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import { PIP_REQUIREMENT } from "../components/config";
 import { jupyterEnv } from "../components/jupyter";
+import { jupyterConfig } from "./support/fixtures";
 import {
     Declared,
     ProgramRun,
@@ -185,24 +186,8 @@ describe("the Jupyter workspace's switches", () => {
 });
 
 describe("jupyterEnv", () => {
-    const base = {
-        baseImage: "quay.io/jupyter/datascience-notebook:2026-08-24",
-        containerName: "jupyter",
-        containerPort: 8888,
-        published: { ip: "0.0.0.0", port: 5000 },
-        volumeName: "jupyter_volume",
-        mountPath: "/home/jovyan/work/notebooks",
-        hostFolder: "",
-        grantSudo: false,
-        pipPackages: [],
-        extraFilesDir: "",
-        extraFilesPath: "/home/jovyan/templates",
-        derivedImageName: "jupyter_custom:local",
-        buildPlatform: "linux/amd64",
-    };
-
     it("lists the variables sorted by name, so the container's env never reorders", () => {
-        expect(jupyterEnv({ ...base, grantSudo: true })).toEqual([
+        expect(jupyterEnv(jupyterConfig({ grantSudo: true }))).toEqual([
             "CHOWN_EXTRA=/home/jovyan/work/notebooks",
             "CHOWN_EXTRA_OPTS=-R",
             "GRANT_SUDO=yes",

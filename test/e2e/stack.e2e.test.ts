@@ -14,6 +14,7 @@ import path from "path";
 import { JupyterConfig } from "../../components/config";
 import { derivedImageBuild } from "../../components/jupyter";
 import { MYSQL_HEALTHCHECK, MYSQL_PASSWORD_FILE, MYSQL_ROOT_PASSWORD_FILE } from "../../components/mysql";
+import { jupyterConfig } from "../support/fixtures";
 import { PROJECT_DIR } from "../support/program";
 import { docker, dockerRun, engineAnswers, LABEL, waitUntil } from "./support/docker";
 import { ensureBaseImages, FIXTURES, IMAGES, proxyBuildArgs } from "./support/images";
@@ -111,21 +112,11 @@ describeWithEngine(`the stack's pieces on a real Docker engine (${engine.reason}
 
     describe("the derived Jupyter image (jupyter/Dockerfile)", () => {
         const base = `sb-e2e/notebook-base:${runId}`;
-        const config: JupyterConfig = {
+        const config = jupyterConfig({
             baseImage: base,
-            containerName: "jupyter",
-            containerPort: 8888,
-            published: { ip: "0.0.0.0", port: 5000 },
-            volumeName: "jupyter_volume",
-            mountPath: "/home/jovyan/work/notebooks",
-            hostFolder: "",
-            grantSudo: false,
             pipPackages: ["nltk==3.9.1", "pandas==2.*", "scikit-learn[all]>=1.5,<2"],
-            extraFilesDir: "",
-            extraFilesPath: "/home/jovyan/templates",
             derivedImageName: `sb-e2e/jupyter-derived:${runId}`,
-            buildPlatform: "linux/amd64",
-        };
+        });
 
         /** `docker build` with the build the stack declares (paths relative to the project, as for Pulumi). */
         async function buildDerived(forConfig: JupyterConfig, tag: string): Promise<void> {
