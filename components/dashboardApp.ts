@@ -29,7 +29,7 @@ export interface DashboardAppArgs extends ServiceSettings {
     /** Containers that must be healthy before the app is created (they are created with `wait`). */
     readonly waitFor: pulumi.Resource[];
     readonly publicHost: string;
-    /** The folder relative paths (the build context, the content folder) are resolved against. */
+    /** The folder a relative content folder is resolved against (the project). */
     readonly projectDir: string;
 }
 

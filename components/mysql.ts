@@ -33,7 +33,8 @@ export const MYSQL_WAIT_TIMEOUT_SECONDS = 300;
  * matters: while the image initialises an empty data directory it runs a temporary
  * server without networking, so a socket check could pass too early. The password is
  * read from the uploaded file into `MYSQL_PWD` for this one command, never put on a
- * command line or in the container's environment.
+ * command line or in the container's environment (MySQL 8 deprecates `MYSQL_PWD` but
+ * still reads it; so does MariaDB).
  */
 export const MYSQL_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
     tests: [
