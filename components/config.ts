@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigReader, DOCKER_NAME } from "./configReader";
+import { ConfigReader, DOCKER_NAME, IMAGE_REPOSITORY } from "./configReader";
 
 /**
  * The whole stack's settings, read once from Pulumi config and validated before any
@@ -106,16 +106,17 @@ export interface JupyterConfig {
 }
 
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/;
-const DOCKER_HOST = /^(unix|npipe):\/\/\S+$|^(tcp|ssh):\/\/\S+$/;
+const DOCKER_HOST = /^(unix|npipe|tcp|ssh):\/\/\S+$/;
+/** An engine on the machine running Pulumi, the only one whose folders the program can see. */
+const LOCAL_ENGINE = /^(unix|npipe):\/\//;
 const NAME_PREFIX = /^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** MySQL 5.7 allows 32 characters for a user name and 64 for a database; letters, digits and '_' keep quoting out of the way. */
 const MYSQL_USER = /^[A-Za-z0-9_]{1,32}$/;
 const MYSQL_DATABASE = /^[A-Za-z0-9_]{1,64}$/;
-const HEAP = /^[1-9]\d*[kKmMgG]$/;
+const HEAP = /^([1-9]\d*)([kKmMgG])$/;
 const MIN_PASSWORD_LENGTH = 12;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/;
 const ABSOLUTE_CONTAINER_PATH = /^\/[A-Za-z0-9_./-]*$/;
-const IMAGE_REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+$|^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const IMAGE_TAG = /^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 /**
  * A pip requirement: a project name, optional extras, optional version specifiers, no
@@ -201,7 +202,7 @@ export function parseStackConfig(
 
     // A folder can only be bound from, or checked on, the machine running Pulumi when the
     // Docker engine runs there too.
-    const localEngine = /^(unix|npipe):\/\//.test(docker.host);
+    const localEngine = LOCAL_ENGINE.test(docker.host);
     const app: AppConfig = {
         imageName: r.imageRef("appImageName"),
         nodeImage: r.imageRef("appNodeImage"),
@@ -246,24 +247,40 @@ export function parseStackConfig(
         };
     }
 
-    checkUniqueHostPorts(r, [
-        ["mysqlHostPort", mysql.published],
-        ["elasticsearchHttpHostPort", elasticsearch.publishedHttp],
-        ["elasticsearchTransportHostPort", elasticsearch.publishedTransport],
-        ["appHostPort", app.published],
-        ["jupyterHostPort", jupyter?.published],
-    ]);
-    checkUnique(r, "container name", [
-        ["mysqlContainerName", mysql.containerName],
-        ["elasticsearchContainerName", elasticsearch.containerName],
-        ["appContainerName", app.containerName],
-        ["jupyterContainerName", jupyter?.containerName],
-    ]);
-    checkUnique(r, "volume name", [
-        ["mysqlVolumeName", mysql.volumeName],
-        ["elasticsearchVolumeName", elasticsearch.volumeName],
-        ["jupyterVolumeName", jupyter?.volumeName],
-    ]);
+    // Docker refuses a second binding to a port even on another address when either address
+    // is 0.0.0.0, so host ports are compared by number, not by address and number.
+    const hostPort = (published?: Published) => (published && published.port !== 0 ? published.port : undefined);
+    reportShared(
+        r,
+        [
+            ["mysqlHostPort", hostPort(mysql.published)],
+            ["elasticsearchHttpHostPort", hostPort(elasticsearch.publishedHttp)],
+            ["elasticsearchTransportHostPort", hostPort(elasticsearch.publishedTransport)],
+            ["appHostPort", hostPort(app.published)],
+            ["jupyterHostPort", hostPort(jupyter?.published)],
+        ],
+        (keys, port) => `${keys} all publish host port ${port}; each service needs its own host port.`,
+    );
+    const validName = (name?: string) => (name !== undefined && DOCKER_NAME.test(name) ? name : undefined);
+    reportShared(
+        r,
+        [
+            ["mysqlContainerName", validName(mysql.containerName)],
+            ["elasticsearchContainerName", validName(elasticsearch.containerName)],
+            ["appContainerName", validName(app.containerName)],
+            ["jupyterContainerName", validName(jupyter?.containerName)],
+        ],
+        (keys, name) => `${keys} all give the container name "${name}"; each must be different.`,
+    );
+    reportShared(
+        r,
+        [
+            ["mysqlVolumeName", validName(mysql.volumeName)],
+            ["elasticsearchVolumeName", validName(elasticsearch.volumeName)],
+            ["jupyterVolumeName", validName(jupyter?.volumeName)],
+        ],
+        (keys, name) => `${keys} all give the volume name "${name}"; each must be different.`,
+    );
 
     r.finish();
     return {
@@ -283,39 +300,22 @@ export function parseStackConfig(
 
 /** The size in bytes of a JVM heap setting, or undefined if it is not one. */
 export function heapBytes(size: string): number | undefined {
-    const match = /^([1-9]\d*)([kKmMgG])$/.exec(size);
+    const match = HEAP.exec(size);
     if (!match) return undefined;
     const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[match[2].toLowerCase() as "k" | "m" | "g"];
     return Number(match[1]) * unit;
 }
 
 /**
- * Two services cannot publish on the same host port. Docker refuses a second binding
- * to a port even on another address when either address is 0.0.0.0, so the check
- * compares port numbers, not address/port pairs.
+ * Records one conflict for each value that more than one key gives (undefined values are
+ * skipped); `describe` words it from the keys, listed in order, and the shared value.
  */
-function checkUniqueHostPorts(r: ConfigReader, entries: [string, Published | undefined][]): void {
-    const byPort = new Map<number, string[]>();
-    for (const [key, published] of entries) {
-        if (!published || published.port === 0) continue;
-        byPort.set(published.port, [...(byPort.get(published.port) ?? []), key]);
-    }
-    for (const [port, keys] of byPort) {
-        if (keys.length > 1) {
-            r.conflict(`${keys.map((k) => r.qualified(k)).join(", ")} all publish host port ${port}; each service needs its own host port.`);
-        }
-    }
-}
-
-function checkUnique(r: ConfigReader, what: string, entries: [string, string | undefined][]): void {
-    const byValue = new Map<string, string[]>();
+function reportShared<T>(r: ConfigReader, entries: [string, T | undefined][], describe: (keys: string, value: T) => string): void {
+    const byValue = new Map<T, string[]>();
     for (const [key, value] of entries) {
-        if (value === undefined || !DOCKER_NAME.test(value)) continue;
-        byValue.set(value, [...(byValue.get(value) ?? []), key]);
+        if (value !== undefined) byValue.set(value, [...(byValue.get(value) ?? []), key]);
     }
     for (const [value, keys] of byValue) {
-        if (keys.length > 1) {
-            r.conflict(`${keys.map((k) => r.qualified(k)).join(", ")} all give the ${what} "${value}"; each must be different.`);
-        }
+        if (keys.length > 1) r.conflict(describe(keys.map((k) => r.qualified(k)).join(", "), value));
     }
 }

@@ -208,14 +208,19 @@ export const DOCKER_NAME_EXPECTED =
     "a Docker name: a letter or digit, then letters, digits, '_', '.' or '-'";
 
 /**
+ * An image repository without tag or digest: path components, the first of which may be a
+ * registry host, with a port only when a path follows it.
+ */
+const REPOSITORY = String.raw`[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+(?=\/))?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*`;
+export const IMAGE_REPOSITORY = new RegExp(`^${REPOSITORY}$`);
+const IMAGE_REF = new RegExp(String.raw`^${REPOSITORY}(?::([\w][\w.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$`);
+
+/**
  * True for an image reference that names a tag or a digest and whose tag is not `latest`.
  * A colon after the last slash is a tag; a colon before it belongs to a registry port.
  */
 export function isPinnedImageRef(ref: string): boolean {
-    const match =
-        /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+(?=\/))?(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::([\w][\w.-]{0,127}))?(?:@sha256:[a-f0-9]{64})?$/.exec(
-            ref,
-        );
+    const match = IMAGE_REF.exec(ref);
     if (!match) return false;
     const tag = match[1];
     const digest = ref.includes("@sha256:");
