@@ -12,11 +12,13 @@ export interface ServiceSettings {
 }
 
 export const LABEL_PREFIX = "org.smartbuilding";
+/** The label naming a resource's kind of environment; the policy pack holds "production" ones to stricter rules. */
+export const ENVIRONMENT_LABEL = `${LABEL_PREFIX}.environment`;
 
 /** Labels naming the stack and its kind of environment; the policy pack reads the latter. */
 export function stackLabels(stack: string, environment: string): Record<string, string> {
     return {
-        [`${LABEL_PREFIX}.environment`]: environment,
+        [ENVIRONMENT_LABEL]: environment,
         [`${LABEL_PREFIX}.stack`]: stack,
     };
 }

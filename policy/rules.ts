@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
 import { isPinnedImageRef } from "../components/configReader";
-import { LABEL_PREFIX } from "../components/containerSettings";
+import { ENVIRONMENT_LABEL } from "../components/containerSettings";
 
 /**
  * The guardrails every stack of this project is held to at `pulumi preview` and `pulumi up`.
@@ -13,7 +13,7 @@ type Labels = { label: string; value: string }[] | undefined;
 
 /** True when a resource carries the label the stack puts on production resources. */
 export function isProduction(labels: Labels): boolean {
-    return (labels ?? []).some((l) => l.label === `${LABEL_PREFIX}.environment` && l.value === "production");
+    return (labels ?? []).some((l) => l.label === ENVIRONMENT_LABEL && l.value === "production");
 }
 
 const PINNED = 'a tag or digest other than "latest" (e.g. "mysql:5.7.44")';

@@ -10,7 +10,7 @@ import {
     productionDataVolumesProtected,
     restartPolicy,
 } from "../policy/rules";
-import { TYPES, committedStacks, runProgram, stackConfig } from "./support/program";
+import { ProgramRun, TYPES, committedStacks, runProgram, stackConfig } from "./support/program";
 
 interface Candidate {
     type: string;
@@ -189,35 +189,34 @@ describe("the policy rules", () => {
     });
 });
 
+/** Every violation the given policies find in a program run, as "policy: message". */
+async function stackViolations(run: ProgramRun, checked: ResourceValidationPolicy[]): Promise<string[]> {
+    const found: string[] = [];
+    for (const resource of run.resources) {
+        const opts = { protect: resource.opts.protect === true, deleteBeforeReplace: resource.opts.deleteBeforeReplace };
+        for (const policy of checked) {
+            for (const v of await violations(policy, { type: resource.type, props: resource.inputs, opts })) found.push(`${policy.name}: ${v}`);
+        }
+    }
+    return found;
+}
+
 describe.each(committedStacks())("the committed %s stack", (stack) => {
     it("passes every policy", async () => {
-        const run = await runProgram(stack, stackConfig(stack));
-        const found: string[] = [];
-        for (const resource of run.resources) {
-            for (const policy of policies) {
-                const opts = { protect: resource.opts.protect === true, deleteBeforeReplace: resource.opts.deleteBeforeReplace };
-                for (const v of await violations(policy, { type: resource.type, props: resource.inputs, opts })) found.push(`${policy.name}: ${v}`);
-            }
-        }
-        expect(found).toEqual([]);
+        expect(await stackViolations(await runProgram(stack, stackConfig(stack)), policies)).toEqual([]);
     });
 });
 
 describe("the policies against a misconfigured stack", () => {
     it("stop a production stack that publishes its databases on every interface and leaves its data unprotected", async () => {
         const run = await runProgram("prod", stackConfig("prod", { dataPublishAddress: "0.0.0.0", protectData: false }));
-        const found: string[] = [];
-        for (const resource of run.resources) {
-            for (const policy of [productionDataPortsOnLoopback, productionDataVolumesProtected]) {
-                found.push(...(await violations(policy, { type: resource.type, props: resource.inputs, opts: { protect: resource.opts.protect === true } })));
-            }
-        }
+        const found = await stackViolations(run, [productionDataPortsOnLoopback, productionDataVolumesProtected]);
         expect(found.sort()).toEqual([
-            'Container "prod-sb-elasticsearch" publishes data port 9200 on 0.0.0.0:19200; in production publish it on "127.0.0.1" or not at all.',
-            'Container "prod-sb-elasticsearch" publishes data port 9300 on 0.0.0.0:19300; in production publish it on "127.0.0.1" or not at all.',
-            'Container "prod-sb-mysql" publishes data port 3306 on 0.0.0.0:13306; in production publish it on "127.0.0.1" or not at all.',
-            'Volume "prod-esdata1" holds production data but is not protected; set protectData to true for this stack.',
-            'Volume "prod-mysql_volume" holds production data but is not protected; set protectData to true for this stack.',
+            'production-data-ports-on-loopback: Container "prod-sb-elasticsearch" publishes data port 9200 on 0.0.0.0:19200; in production publish it on "127.0.0.1" or not at all.',
+            'production-data-ports-on-loopback: Container "prod-sb-elasticsearch" publishes data port 9300 on 0.0.0.0:19300; in production publish it on "127.0.0.1" or not at all.',
+            'production-data-ports-on-loopback: Container "prod-sb-mysql" publishes data port 3306 on 0.0.0.0:13306; in production publish it on "127.0.0.1" or not at all.',
+            'production-data-volumes-protected: Volume "prod-esdata1" holds production data but is not protected; set protectData to true for this stack.',
+            'production-data-volumes-protected: Volume "prod-mysql_volume" holds production data but is not protected; set protectData to true for this stack.',
         ]);
     });
 });
