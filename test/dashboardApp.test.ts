@@ -1,6 +1,6 @@
 import * as path from "path";
 import * as fs from "fs";
-import { Declared, PROJECT_DIR, ProgramRun, TYPES, dependsOnNames, envMap, parentName, plainInputsText, runProgram, stackConfig } from "./support/program";
+import { Declared, PROJECT_DIR, ProgramRun, TYPES, dependsOnNames, envMap, parentName, plainInputsText, runProgram, stackConfig, declareStack } from "./support/program";
 
 describe("sb-app in the dev stack", () => {
     let run: ProgramRun;
@@ -93,7 +93,7 @@ describe("sb-app in the dev stack", () => {
 
 describe("sb-app with other config", () => {
     it("runs the dashboard copy inside the image when no content folder is bound", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { appContentDir: "" })));
+        const declared = await declareStack("dev", { appContentDir: "" });
         expect(declared.container("app-container").inputs.mounts).toEqual([]);
     });
 

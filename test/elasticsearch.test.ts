@@ -1,5 +1,5 @@
 import { ELASTICSEARCH_HEALTHCHECK, javaOpts } from "../components/elasticsearch";
-import { Declared, ProgramRun, TYPES, envMap, parentName, runProgram, stackConfig } from "./support/program";
+import { Declared, ProgramRun, TYPES, envMap, parentName, runProgram, stackConfig, declareStack } from "./support/program";
 
 describe("sb-elasticsearch in the dev stack", () => {
     let run: ProgramRun;
@@ -62,7 +62,7 @@ describe("sb-elasticsearch in the dev stack", () => {
 
 describe("sb-elasticsearch with other config", () => {
     it("takes its heap from config", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { elasticsearchHeapMin: "1g", elasticsearchHeapMax: "2g" })));
+        const declared = await declareStack("dev", { elasticsearchHeapMin: "1g", elasticsearchHeapMax: "2g" });
         expect(envMap(declared.container("elasticsearch-container").inputs.envs).ES_JAVA_OPTS).toBe(javaOpts("1g", "2g"));
         expect(javaOpts("1g", "2g")).toBe("-Xms1g -Xmx2g -Dlog4j2.formatMsgNoLookups=true");
     });

@@ -15,6 +15,7 @@ import {
     runFailingProgram,
     runProgram,
     stackConfig,
+    declareStack,
     valueOf,
 } from "./support/program";
 
@@ -107,7 +108,7 @@ describe("the Jupyter workspace in the dev stack", () => {
 
 describe("the Jupyter workspace's switches", () => {
     it("grants sudo when asked, running the start-up as root", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { jupyterGrantSudo: true })));
+        const declared = await declareStack("dev", { jupyterGrantSudo: true });
         const jupyter = declared.container("jupyter-container");
         expect(envMap(jupyter.inputs.envs).GRANT_SUDO).toBe("yes");
         expect(jupyter.inputs.user).toBe("root");
@@ -130,7 +131,7 @@ describe("the Jupyter workspace's switches", () => {
     });
 
     it("bakes extra pip packages into a derived image built from the pinned base, and runs that", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { jupyterPipPackages: ["nltk==3.9.1", "pandas>=2.2,<3"] })));
+        const declared = await declareStack("dev", { jupyterPipPackages: ["nltk==3.9.1", "pandas>=2.2,<3"] });
         const image = declared.one(TYPES.image, "jupyter-image");
         expect(image.inputs).toEqual({
             imageName: "jupyter_nltk:dev",
@@ -153,9 +154,7 @@ describe("the Jupyter workspace's switches", () => {
     });
 
     it("copies a folder of extra files into the derived image, using it as the build context", async () => {
-        const declared = new Declared(
-            await runProgram("dev", stackConfig("dev", { jupyterExtraFilesDir: "test/fixtures/templates", jupyterExtraFilesPath: "/home/jovyan/nltk_data" })),
-        );
+        const declared = await declareStack("dev", { jupyterExtraFilesDir: "test/fixtures/templates", jupyterExtraFilesPath: "/home/jovyan/nltk_data" });
         const build = declared.one(TYPES.image, "jupyter-image").inputs.build;
         expect(build).toMatchObject({ context: "test/fixtures/templates", dockerfile: "./jupyter/Dockerfile", target: "files" });
         expect(build.args).toEqual({
@@ -225,7 +224,7 @@ describe("the Jupyter workspace's bad config", () => {
     );
 
     it("hands an accepted requirement to the image build unchanged", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { jupyterPipPackages: ["scikit-learn[all]>=1.5,<2", "pandas==2.*"] })));
+        const declared = await declareStack("dev", { jupyterPipPackages: ["scikit-learn[all]>=1.5,<2", "pandas==2.*"] });
         expect(declared.one(TYPES.image, "jupyter-image").inputs.build.args.PIP_REQUIREMENTS).toBe("scikit-learn[all]>=1.5,<2 pandas==2.*");
     });
 

@@ -1,5 +1,5 @@
 import { MYSQL_HEALTHCHECK } from "../components/mysql";
-import { Declared, ProgramRun, TYPES, envMap, parentName, plainInputsText, runFailingProgram, runProgram, stackConfig, valueOf } from "./support/program";
+import { Declared, ProgramRun, TYPES, envMap, parentName, plainInputsText, runFailingProgram, runProgram, stackConfig, valueOf, declareStack } from "./support/program";
 
 describe("sb-mysql in the dev stack", () => {
     let run: ProgramRun;
@@ -103,7 +103,7 @@ describe("sb-mysql in the dev stack", () => {
 
 describe("sb-mysql with other config", () => {
     it("publishes on loopback only when the data ports are bound there", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { dataPublishAddress: "127.0.0.1", mysqlHostPort: 13306 })));
+        const declared = await declareStack("dev", { dataPublishAddress: "127.0.0.1", mysqlHostPort: 13306 });
         expect(declared.container("mysql-container").inputs.ports).toEqual([{ internal: 3306, external: 13306, ip: "127.0.0.1", protocol: "tcp" }]);
     });
 
@@ -115,14 +115,12 @@ describe("sb-mysql with other config", () => {
     });
 
     it("protects the volume and lets destroy delete it when config says so", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { protectData: true, retainDataOnDestroy: false })));
+        const declared = await declareStack("dev", { protectData: true, retainDataOnDestroy: false });
         expect(declared.one(TYPES.volume, "mysql-data").opts).toMatchObject({ retainOnDelete: false, protect: true });
     });
 
     it("runs another image, user and database from config", async () => {
-        const declared = new Declared(
-            await runProgram("dev", stackConfig("dev", { mysqlImage: "mysql:8.4.3", mysqlUser: "reporting", mysqlDatabase: "bas_prod" })),
-        );
+        const declared = await declareStack("dev", { mysqlImage: "mysql:8.4.3", mysqlUser: "reporting", mysqlDatabase: "bas_prod" });
         expect(declared.one(TYPES.remoteImage, "mysql-image").inputs.name).toBe("mysql:8.4.3");
         expect(envMap(declared.container("mysql-container").inputs.envs)).toMatchObject({ MYSQL_USER: "reporting", MYSQL_DATABASE: "bas_prod" });
     });
@@ -146,7 +144,7 @@ describe("sb-mysql with passwords set in config", () => {
     });
 
     it("generates only the one that is not set", async () => {
-        const declared = new Declared(await runProgram("dev", stackConfig("dev", { mysqlPassword: user })));
+        const declared = await declareStack("dev", { mysqlPassword: user });
         expect(declared.ofType(TYPES.password).map((p) => p.name).sort()).toEqual(["jupyter-token", "mysql-root-password"]);
     });
 

@@ -1,4 +1,4 @@
-import { Declared, ProgramRun, TYPES, committedStacks, envMap, projectFile, runProgram, stackConfig, stackFile, PROJECT } from "./support/program";
+import { Declared, ProgramRun, TYPES, committedStacks, envMap, projectFile, runProgram, stackConfig, stackFile, PROJECT, declareStack } from "./support/program";
 
 const stacks = committedStacks();
 
@@ -67,7 +67,7 @@ describe.each(stacks)("the %s stack", (stack) => {
 describe("the prod stack", () => {
     let declared: Declared;
     beforeAll(async () => {
-        declared = new Declared(await runProgram("prod", stackConfig("prod")));
+        declared = await declareStack("prod");
     });
 
     it("prefixes every name, so it can share a Docker host with dev", () => {
@@ -113,8 +113,8 @@ describe("the prod stack", () => {
 
 it("lets dev and prod share one Docker host: no name and no host port in common", async () => {
     // One run at a time: each run owns the Pulumi runtime while it lasts.
-    const dev = new Declared(await runProgram("dev", stackConfig("dev")));
-    const prod = new Declared(await runProgram("prod", stackConfig("prod")));
+    const dev = await declareStack("dev");
+    const prod = await declareStack("prod");
     const names = (d: Declared) => new Set([TYPES.container, TYPES.volume, TYPES.network].flatMap((t) => d.ofType(t).map((r) => r.inputs.name as string)));
     const ports = (d: Declared) => new Set(hostPorts(d).map(([p]) => p));
     expect([...names(dev)].filter((n) => names(prod).has(n))).toEqual([]);

@@ -261,3 +261,8 @@ export function dependsOnNames(resource: DeclaredResource): string[] {
 export function parentName(resource: DeclaredResource): string | undefined {
     return resource.opts.parent?.__name;
 }
+
+/** Runs the program for `stack` with its committed config and `overrides`, and returns what it declared. */
+export async function declareStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Declared> {
+    return new Declared(await runProgram(stack, stackConfig(stack, overrides)));
+}
