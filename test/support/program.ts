@@ -79,7 +79,25 @@ export interface DeclaredResource {
     provider?: string;
     /** Resource options, as a stack transformation sees them. */
     opts: Record<string, any>;
+    /** Whether the engine's provider manages it (false for components). */
+    custom: boolean;
+    /**
+     * The logical names of the resources it waits for, as the SDK tells the engine: those
+     * in `dependsOn` and those whose outputs its inputs use.
+     */
+    dependencies: string[];
 }
+
+/**
+ * What the engine does with a resource the program registers, and what it hands back: the
+ * physical id and the output state. The default returns what Pulumi's mocks would
+ * (`computedState`); the real-engine tests plug in one that creates the resource on Docker.
+ * Pulumi calls it for independent resources at once, and for a resource only once every
+ * resource it depends on has been handled, as the engine does.
+ */
+export type ResourceEngine = (resource: DeclaredResource) => Promise<{ id: string; state: Record<string, any> }>;
+
+const mockEngine: ResourceEngine = async (r) => ({ id: `${r.name}-id`, state: computedState(r.type, r.name, r.inputs) });
 
 export interface ProgramRun {
     resources: DeclaredResource[];
@@ -125,7 +143,12 @@ interface Execution {
     declared: DeclaredResource[];
 }
 
-async function execute(stack: string, config: Record<string, string>): Promise<Execution> {
+/** The logical name in a URN (`urn:pulumi:stack::project::type::name`). */
+function urnName(urn: string): string {
+    return urn.slice(urn.lastIndexOf("::") + 2);
+}
+
+async function execute(stack: string, config: Record<string, string>, engine: ResourceEngine = mockEngine): Promise<Execution> {
     // The Pulumi runtime keeps its state on the global object; start each run from nothing.
     delete (globalThis as any).globalStore;
     delete (globalThis as any).stackResource;
@@ -135,14 +158,26 @@ async function execute(stack: string, config: Record<string, string>): Promise<E
         const pulumi = await import("@pulumi/pulumi");
         const resources: DeclaredResource[] = [];
         const optsByKey = new Map<string, Record<string, any>>();
+        const dependenciesByKey = new Map<string, string[]>();
         await pulumi.runtime.setMocks(
             {
-                newResource(args) {
+                async newResource(args) {
                     const { plain, secret } = unwrapSecrets(pulumi, args.inputs);
-                    if (args.type !== "pulumi:pulumi:Stack") {
-                        resources.push({ type: args.type, name: args.name, inputs: plain, secretInputs: secret, provider: args.provider, opts: {} });
-                    }
-                    return { id: `${args.name}-id`, state: computedState(args.type, args.name, plain) };
+                    const key = `${args.type}::${args.name}`;
+                    const resource: DeclaredResource = {
+                        type: args.type,
+                        name: args.name,
+                        inputs: plain,
+                        secretInputs: secret,
+                        provider: args.provider,
+                        // The stack transformation has seen the resource before it is registered.
+                        opts: optsByKey.get(key) ?? {},
+                        custom: args.custom ?? false,
+                        dependencies: dependenciesByKey.get(key) ?? [],
+                    };
+                    if (args.type === "pulumi:pulumi:Stack") return { id: undefined, state: {} };
+                    resources.push(resource);
+                    return engine(resource);
                 },
                 call: (args) => args.inputs,
             },
@@ -150,6 +185,13 @@ async function execute(stack: string, config: Record<string, string>): Promise<E
             stack,
             false,
         );
+        // Pulumi's mocks hand `newResource` no dependencies; the request the SDK sends has them.
+        const monitor = pulumi.runtime.getMonitor() as any;
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req: any, callback: unknown) => {
+            dependenciesByKey.set(`${req.getType()}::${req.getName()}`, (req.getDependenciesList() as string[]).map(urnName).sort());
+            return register(req, callback);
+        };
         pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])));
         execution.declared = resources;
 
@@ -173,7 +215,6 @@ async function execute(stack: string, config: Record<string, string>): Promise<E
         // Let this run's last calls (component outputs) reach its own mocks before the next run starts.
         await pulumi.runtime.disconnect();
         if (execution.failure !== undefined) return;
-        for (const r of resources) r.opts = optsByKey.get(`${r.type}::${r.name}`) ?? {};
         execution.run = { resources, outputs, pulumi };
     });
     return execution;
@@ -181,10 +222,11 @@ async function execute(stack: string, config: Record<string, string>): Promise<E
 
 /**
  * Runs index.ts for `stack` with `config` (keys without namespace, as from `stackConfig`)
- * in a fresh module registry and a fresh Pulumi runtime. Rejects with the program's error.
+ * in a fresh module registry and a fresh Pulumi runtime, each resource handed to `engine`
+ * (by default, Pulumi's mocks). Rejects with the program's error.
  */
-export async function runProgram(stack: string, config: Record<string, string>): Promise<ProgramRun> {
-    const execution = await execute(stack, config);
+export async function runProgram(stack: string, config: Record<string, string>, engine?: ResourceEngine): Promise<ProgramRun> {
+    const execution = await execute(stack, config, engine);
     if (execution.failure !== undefined) throw execution.failure as Error;
     return execution.run!;
 }
