@@ -1,7 +1,8 @@
 /**
  * The dashboard image against a real Docker engine: built from app/Dockerfile on a local Node
- * base, run beside a MariaDB server (as `mysql`) and an Elasticsearch stand-in (as
- * `elasticsearch`) on a user-defined network, and checked through its published port.
+ * base, run beside the MySQL stand-in (MariaDB, as `mysql`) and the Elasticsearch stand-in (as
+ * `elasticsearch`, holding one index of sensor readings) on a user-defined network, and checked
+ * through its published port.
  *
  * Without an engine (`docker info` fails) the suite is skipped with a message; run
  * test/e2e/ensure-engine.sh to get one.
@@ -17,6 +18,14 @@ const APP_CONTEXT = path.join(__dirname, "..", "..", "app");
 const MYSQL_USER = "BAS_DEV_RW";
 const MYSQL_DATABASE = "bas_dev";
 const SECRET_PATH = "/run/secrets/mysql_password";
+/** What the stack's dev config gives Elasticsearch (components/elasticsearch.ts). */
+const ELASTICSEARCH_ENV = ["-e", "discovery.type=single-node", "-e", "ES_JAVA_OPTS=-Xms256m -Xmx512m -Dlog4j2.formatMsgNoLookups=true"];
+/** Readings put into the stand-in, in an index without replicas (so green on one node). */
+const READINGS = [
+  { sensor: "temperature-1", value: 21.5 },
+  { sensor: "temperature-2", value: 22.1 },
+  { sensor: "humidity-1", value: 48 },
+];
 
 const engine = engineAnswers();
 if (!engine.ok) {
@@ -61,6 +70,7 @@ let temp: string;
 let appSecret: string;
 let baseUrl: string;
 let bases: Prepared[] = [];
+let basesSeconds = 0;
 let firstBuild: Build | undefined;
 let rebuild: Build | undefined;
 
@@ -87,6 +97,20 @@ function appArgs(): string[] {
   ];
 }
 
+/** `curl` inside the Elasticsearch stand-in (the image ships it, as the real one does). */
+async function elasticsearchCall(method: string, urlPath: string, body?: unknown): Promise<string> {
+  const data = body === undefined ? [] : ["-H", "content-type: application/json", "--data", JSON.stringify(body)];
+  return docker(["exec", names.elasticsearch, "curl", "--fail", "--silent", "--show-error", "-X", method, ...data, `http://127.0.0.1:9200${urlPath}`]);
+}
+
+async function seedReadings(): Promise<void> {
+  await waitUntil("the Elasticsearch stand-in answering", 60_000, async () =>
+    JSON.parse(await elasticsearchCall("GET", "/_cluster/health?wait_for_status=yellow&timeout=5s")) as unknown,
+  );
+  await elasticsearchCall("PUT", "/sensor-readings", { settings: { number_of_replicas: 0 } });
+  for (const [i, reading] of READINGS.entries()) await elasticsearchCall("PUT", `/sensor-readings/_doc/${i + 1}`, reading);
+}
+
 async function publishedUrl(container: string): Promise<string> {
   const mapping = (await docker(["port", container, "3000/tcp"])).split("\n")[0];
   return `http://127.0.0.1:${mapping.split(":").pop()}`;
@@ -104,7 +128,9 @@ async function layers(image: string): Promise<string[]> {
 
 describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason})`, () => {
   beforeAll(async () => {
+    const basesStarted = Date.now();
     bases = await ensureBaseImages();
+    basesSeconds = (Date.now() - basesStarted) / 1000;
     firstBuild = await buildApp(APP_CONTEXT, names.appImage);
 
     temp = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-"));
@@ -130,9 +156,10 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
       "-v", `${secrets}/mysql_root_password:/run/secrets/mysql_root_password:ro`,
       "-v", `${secrets}/mysql_password:/run/secrets/mysql_password:ro`,
       "-v", `${initdb}:/docker-entrypoint-initdb.d:ro`,
-      IMAGES.mariadb,
+      IMAGES.mysql,
     ]);
-    await runContainer(names.elasticsearch, ["--network-alias", "elasticsearch", IMAGES.elasticsearchStandin]);
+    await runContainer(names.elasticsearch, ["--network-alias", "elasticsearch", ...ELASTICSEARCH_ENV, IMAGES.elasticsearch]);
+    await seedReadings();
     // Started at once, before MySQL is ready: the app must report it down, then up.
     await runContainer(names.app, [...appArgs(), names.appImage]);
     baseUrl = await publishedUrl(names.app);
@@ -161,7 +188,7 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
     console.log(
       [
         "e2e timings:",
-        `  base images: ${base}`,
+        `  base images (${basesSeconds.toFixed(1)} s in all, independent ones built side by side): ${base}`,
         `  first app build: ${firstBuild ? `${firstBuild.seconds.toFixed(1)} s` : "not done"}`,
         `  rebuild after a start.js change: ${rebuild ? `${rebuild.seconds.toFixed(1)} s` : "not done"}`,
       ].join("\n"),
@@ -175,7 +202,7 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
     expect(body.status).toBe("ok");
     expect(body.mysql.up).toBe(true);
     expect(body.mysql.message).toMatch(/^BAS_DEV_RW@mysql:3306\/bas_dev answers \(server .*MariaDB.*\)$/);
-    expect(body.elasticsearch).toEqual({ up: true, message: "cluster smart-building-standin is green" });
+    expect(body.elasticsearch).toEqual({ up: true, message: "cluster docker-cluster is green" });
   });
 
   it("lists, through /api/mysql/tables, the tables the init SQL created", async () => {
@@ -186,13 +213,15 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
     expect(body.tables.map((t: { name: string }) => t.name)).toEqual(["buildings", "sensors"]);
   });
 
-  it("passes on the Elasticsearch stand-in's cluster health and indices", async () => {
+  it("passes on the Elasticsearch stand-in's cluster health and the index it holds", async () => {
     const health = await get("/api/elasticsearch/health");
     expect(health.status).toBe(200);
-    expect(health.json()).toMatchObject({ cluster_name: "smart-building-standin", status: "green", number_of_nodes: 1 });
+    expect(health.json()).toMatchObject({ cluster_name: "docker-cluster", status: "green", number_of_nodes: 1 });
     const indices = await get("/api/elasticsearch/indices");
     expect(indices.status).toBe(200);
-    expect(indices.json()).toEqual([expect.objectContaining({ index: "sensor-readings", "docs.count": "42" })]);
+    expect(indices.json()).toEqual([
+      expect.objectContaining({ index: "sensor-readings", health: "green", "docs.count": String(READINGS.length) }),
+    ]);
   });
 
   it("serves the page with both stores up, their tables and their indices", async () => {
@@ -200,7 +229,7 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
     expect(page.status).toBe(200);
     expect(page.text).toContain('<p class="state up"><strong>up</strong> 2 table(s) in bas_dev</p>');
     expect(page.text).toContain("<td>buildings</td>");
-    expect(page.text).toContain('<p class="state up"><strong>up</strong> cluster smart-building-standin is green</p>');
+    expect(page.text).toContain('<p class="state up"><strong>up</strong> cluster docker-cluster is green</p>');
     expect(page.text).toContain("<td>sensor-readings</td>");
   });
 
@@ -295,6 +324,7 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
 
   it("answers /health with 503 naming Elasticsearch once the stand-in stops, and keeps serving", async () => {
     await docker(["stop", "-t", "5", names.elasticsearch]);
+    expect((await inspect("container", names.elasticsearch)).State.ExitCode).toBe(0);
     const health = await get("/health");
     expect(health.status).toBe(503);
     expect(health.json().mysql.up).toBe(true);
@@ -309,6 +339,7 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
 
   it("answers /api/mysql/tables with 503 and the reason once MySQL stops too", async () => {
     await docker(["stop", "-t", "20", names.mysql]);
+    expect((await inspect("container", names.mysql)).State.ExitCode).toBe(0);
     const started = Date.now();
     const tables = await get("/api/mysql/tables");
     expect(Date.now() - started).toBeLessThan(5_000);

@@ -79,7 +79,7 @@ describeWithEngine(`the stack's pieces on a real Docker engine (${engine.reason}
                 "-e", `MYSQL_PASSWORD_FILE=${MYSQL_PASSWORD_FILE}`,
                 "-e", `MYSQL_ROOT_PASSWORD_FILE=${MYSQL_ROOT_PASSWORD_FILE}`,
                 "--health-cmd", healthCommand, "--health-interval", "2s", "--health-retries", "60",
-                IMAGES.mariadb,
+                IMAGES.mysql,
             ]);
             created.containers.push(container);
             upload(container, MYSQL_PASSWORD_FILE, userPassword, 0);

@@ -1,8 +1,14 @@
 /**
  * The images the e2e tests run on. No image registry can be reached, so everything is built
- * here: a Debian base from debootstrap, then a Node base, a MariaDB server and an Elasticsearch
- * stand-in from it (test/e2e/fixtures). These are kept between runs and reused while what they
- * were built from is unchanged; only the app images a run builds are removed afterwards.
+ * here: a Debian base from debootstrap, then from it a Node base and stand-ins for the images the
+ * stack pulls (MySQL, Jupyter), and an Elasticsearch stand-in on the Node base
+ * (test/e2e/fixtures; each Dockerfile says what it imitates and what it does not). These are
+ * kept between runs and reused while what they were built from is unchanged; only the app images
+ * a run builds are removed afterwards.
+ *
+ * Every stand-in has an explicit tag other than `latest`, as the stack's config requires of the
+ * images it is pointed at (`mysqlImage`, `elasticsearchImage`, `jupyterImage` + `jupyterTag`,
+ * `appNodeImage`).
  *
  * Builds use the default bridge network: the Debian mirror is plain HTTP and the npm registry is
  * reached as from the host. What the host needs to reach them is handed on: its proxy variables
@@ -18,11 +24,19 @@ import { docker, dockerRun, imageId, LABEL } from "./docker";
 
 export const FIXTURES = path.join(__dirname, "..", "fixtures");
 
+/** The Jupyter stand-in, split as the stack's config splits it (`jupyterImage`, `jupyterTag`). */
+export const JUPYTER_STANDIN = { repository: "sb-e2e/jupyter-standin", tag: "bookworm" } as const;
+
 export const IMAGES = {
   debian: "sb-e2e/debian:bookworm",
+  /** For `appNodeImage`: the official node image's user and commands. */
   node: "sb-e2e/node:bookworm",
-  mariadb: "sb-e2e/mariadb:bookworm",
-  elasticsearchStandin: "sb-e2e/elasticsearch-standin:latest",
+  /** For `mysqlImage`: MariaDB behind the mysql:5.7 image's entrypoint contract. */
+  mysql: "sb-e2e/mysql-standin:5.7",
+  /** For `elasticsearchImage`: a Node server imitating the 7.x image where the stack touches it. */
+  elasticsearch: "sb-e2e/elasticsearch-standin:7",
+  /** For `jupyterImage`:`jupyterTag`: Jupyter Server behind the notebook images' start-up contract. */
+  jupyter: `${JUPYTER_STANDIN.repository}:${JUPYTER_STANDIN.tag}`,
 } as const;
 
 const DEBIAN_SUITE = "bookworm";
@@ -143,29 +157,37 @@ function hostCertificateAuthorities(): Record<string, string> {
   return files;
 }
 
-/** Every base image the tests need, built or reused in order. */
+/**
+ * Every base image the tests need, built or reused. The Debian base comes first; the Node base
+ * and the MySQL and Jupyter stand-ins are built from it side by side, the Elasticsearch stand-in
+ * as soon as the Node base is there. Listed in that order.
+ */
 export async function ensureBaseImages(): Promise<Prepared[]> {
   const debian = await ensureDebianBase();
-  const node = await ensureFixtureImage({
-    tag: IMAGES.node,
-    fixture: "node-base",
-    parent: IMAGES.debian,
-    buildArgs: { DEBIAN_IMAGE: IMAGES.debian, NPM_REGISTRY: npmConfig("registry") || "https://registry.npmjs.org/" },
-    extraFiles: hostCertificateAuthorities(),
-  });
-  const mariadb = await ensureFixtureImage({
-    tag: IMAGES.mariadb,
-    fixture: "mariadb",
-    parent: IMAGES.debian,
-    buildArgs: { DEBIAN_IMAGE: IMAGES.debian },
-  });
-  const standin = await ensureFixtureImage({
-    tag: IMAGES.elasticsearchStandin,
-    fixture: "elasticsearch-standin",
-    parent: IMAGES.node,
-    buildArgs: { NODE_IMAGE: IMAGES.node },
-  });
-  return [debian, node, mariadb, standin];
+  const fromDebian = (tag: string, fixture: string, buildArgs: Record<string, string> = {}, extraFiles?: Record<string, string>) =>
+    ensureFixtureImage({ tag, fixture, parent: IMAGES.debian, buildArgs: { DEBIAN_IMAGE: IMAGES.debian, ...buildArgs }, extraFiles });
+
+  const node = fromDebian(
+    IMAGES.node,
+    "node-base",
+    { NPM_REGISTRY: npmConfig("registry") || "https://registry.npmjs.org/" },
+    hostCertificateAuthorities(),
+  );
+  const elasticsearch = node.then(() =>
+    ensureFixtureImage({
+      tag: IMAGES.elasticsearch,
+      fixture: "elasticsearch-standin",
+      parent: IMAGES.node,
+      buildArgs: { NODE_IMAGE: IMAGES.node },
+    }),
+  );
+  const mysql = fromDebian(IMAGES.mysql, "mysql-standin");
+  const jupyter = fromDebian(IMAGES.jupyter, "jupyter-standin");
+  // allSettled: a failed build does not leave the others running unobserved.
+  const results = await Promise.allSettled([node, mysql, jupyter, elasticsearch]);
+  const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed.length > 0) throw new Error([...new Set(failed.map((r) => String(r.reason)))].join("\n"));
+  return [debian, ...results.map((r) => (r as PromiseFulfilledResult<Prepared>).value)];
 }
 
 export interface Build {
