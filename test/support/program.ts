@@ -221,19 +221,38 @@ async function execute(stack: string, config: Record<string, string>, engine: Re
 }
 
 /**
+ * The runs against Pulumi's mocks made so far in this test file, by stack and config. Such a run
+ * depends on nothing else but the project's files, and tests only read what it declared, so
+ * tests asking for the same run share one. (A test that changes a folder its config names
+ * between two runs gives each run a folder of its own, as a fresh temporary one does.)
+ */
+const mockRuns = new Map<string, Promise<Execution>>();
+
+function executeOnMocks(stack: string, config: Record<string, string>): Promise<Execution> {
+    const key = JSON.stringify([stack, Object.entries(config).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+    let execution = mockRuns.get(key);
+    if (execution === undefined) {
+        execution = execute(stack, config);
+        mockRuns.set(key, execution);
+    }
+    return execution;
+}
+
+/**
  * Runs index.ts for `stack` with `config` (keys without namespace, as from `stackConfig`)
  * in a fresh module registry and a fresh Pulumi runtime, each resource handed to `engine`
- * (by default, Pulumi's mocks). Rejects with the program's error.
+ * (by default, Pulumi's mocks, once per stack and config in a test file). Rejects with the
+ * program's error.
  */
 export async function runProgram(stack: string, config: Record<string, string>, engine?: ResourceEngine): Promise<ProgramRun> {
-    const execution = await execute(stack, config, engine);
+    const execution = await (engine === undefined ? executeOnMocks(stack, config) : execute(stack, config, engine));
     if (execution.failure !== undefined) throw execution.failure as Error;
     return execution.run!;
 }
 
 /** Runs a program that must fail: returns its error and whatever it declared before failing. */
 export async function runFailingProgram(stack: string, config: Record<string, string>): Promise<{ error: Error; declared: DeclaredResource[] }> {
-    const execution = await execute(stack, config);
+    const execution = await executeOnMocks(stack, config);
     if (execution.failure === undefined) throw new Error("the program ran without error");
     return { error: execution.failure as Error, declared: execution.declared };
 }
