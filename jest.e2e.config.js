@@ -6,5 +6,9 @@ module.exports = {
   roots: ["<rootDir>/test/e2e"],
   testMatch: ["**/*.e2e.test.ts"],
   testTimeout: 600000,
-  maxWorkers: 1,
+  // The images every suite runs on are built once, before the suites start side by side.
+  globalSetup: "<rootDir>/test/e2e/support/globalSetup.ts",
+  // The suites share no container, network, volume or host port (the dev and prod stacks have
+  // their own names and ports by design), so they run two at a time on the two cores here.
+  maxWorkers: 2,
 };

@@ -1,0 +1,118 @@
+/**
+ * The dev stack as the program declares it (index.ts with Pulumi.dev.yaml), brought up on the
+ * Docker engine here by the real-engine runner, checked as a user would use it, torn down as
+ * `pulumi destroy` does, and brought up again onto the kept data.
+ *
+ * Without an engine the suite is skipped with a message; run test/e2e/ensure-engine.sh.
+ */
+import crypto from "crypto";
+import fs from "fs";
+import os from "os";
+import path from "path";
+import { TYPES } from "../support/program";
+import { engineAnswers } from "./support/docker";
+import { bringUp, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
+import { ensureBaseImages } from "./support/images";
+import {
+    expectAppHealthy,
+    expectJupyterWorks,
+    expectMysqlRoundTrip,
+    expectRunningAndHealthy,
+    expectSecretsHidden,
+    exec,
+    jupyterLogin,
+    readRows,
+    stackContainers,
+} from "./support/stackChecks";
+
+const engine = engineAnswers();
+if (!engine.ok) console.warn(`e2e: skipping the declared dev stack, no Docker engine answers (${engine.reason}). Start one with test/e2e/ensure-engine.sh.`);
+const describeWithEngine = engine.ok ? describe : describe.skip;
+
+const log = (line: string) => process.stderr.write(`dev stack: ${line}\n`);
+
+describeWithEngine(`the declared dev stack on a real Docker engine (${engine.reason})`, () => {
+    let first: DeclaredStack;
+    let second: DeclaredStack | undefined;
+    const table = `e2e_${crypto.randomBytes(4).toString("hex")}`;
+    const row = `kept across destroy ${new Date().toISOString()}`;
+    const hostFolder = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-notebooks-"));
+
+    beforeAll(async () => {
+        await ensureBaseImages();
+        await removeLeftovers("dev");
+        first = await bringUp("dev", {}, log);
+        const path = criticalPath(first.engine);
+        log(`up in ${first.seconds.toFixed(1)} s; critical path ${path.seconds.toFixed(1)} s (${path.chain.join(" -> ")}); all work in series ${path.serialSeconds.toFixed(1)} s`);
+    }, 900_000);
+
+    afterAll(async () => {
+        await second?.engine.removeEverything();
+        await first?.engine.removeEverything();
+        fs.rmSync(hostFolder, { recursive: true, force: true });
+    }, 300_000);
+
+    it("runs every container the program declares, each healthy", async () => {
+        const declared = first.run.resources.filter((r) => r.type === TYPES.container).map((r) => r.inputs.name as string);
+        const running = await expectRunningAndHealthy(first);
+        expect([...running.keys()].sort()).toEqual(declared.sort());
+        expect(declared.sort()).toEqual(["jupyter", "sb-app", "sb-elasticsearch", "sb-mysql"]);
+        // Every one of them declares `wait`, so each was healthy before its create returned.
+        for (const name of declared) expect(running.get(name)!.State.Health?.Status).toBe("healthy");
+    });
+
+    it("creates the app only once MySQL and Elasticsearch are healthy, and builds and starts independent resources at once", () => {
+        const at = (name: string) => first.engine.created.find((c) => c.resource.name === name)!;
+        expect(at("app-container").started).toBeGreaterThanOrEqual(at("mysql-container").finished);
+        expect(at("app-container").started).toBeGreaterThanOrEqual(at("elasticsearch-container").finished);
+        // The app image is built while MySQL initialises, not after.
+        expect(at("app-image").started).toBeLessThan(at("mysql-container").finished);
+        const span = (Math.max(...first.engine.created.map((c) => c.finished)) - Math.min(...first.engine.created.map((c) => c.started))) / 1000;
+        expect(span).toBeLessThanOrEqual(criticalPath(first.engine).seconds * 1.2);
+    });
+
+    it("answers /health with 200 through the app's published port, both stores up", async () => {
+        await expectAppHealthy(first);
+    });
+
+    it("lets the application user create a table with the generated password from the outputs, which the app then lists; root's works too", async () => {
+        await expectMysqlRoundTrip(first, table, row);
+    });
+
+    it("serves Jupyter to the token from the jupyterUrl output only, and the notebook user writes into the notebooks volume", async () => {
+        await expectJupyterWorks(first, "from-the-volume.txt");
+        const volume = first.outputs.jupyterVolumeName as string;
+        const mounts = (await first.docker.getContainer("jupyter").inspect()).Mounts;
+        expect(mounts.find((m) => m.Destination === "/home/jovyan/work/notebooks")).toMatchObject({ Type: "volume", Name: volume });
+    });
+
+    it("keeps every password and the token out of each container's environment, labels, command lines and logs", async () => {
+        await expectSecretsHidden(first, [first.outputs.mysqlPassword, first.outputs.mysqlRootPassword, jupyterLogin(first).token]);
+    });
+
+    it("tears down as destroy does: containers and network go, the data volumes stay", async () => {
+        const volumes = ["mysql_volume", "esdata1", "jupyter_volume"];
+        await first.engine.destroy();
+        expect(await stackContainers(first)).toEqual([]);
+        await expect(first.docker.getNetwork("sb-network").inspect()).rejects.toMatchObject({ statusCode: 404 });
+        for (const name of volumes) expect((await first.docker.getVolume(name).inspect()).Name).toBe(name);
+    }, 300_000);
+
+    it("comes back onto the kept data with the same passwords set as secret config, and Jupyter on a host folder", async () => {
+        second = await bringUp(
+            "dev",
+            { mysqlPassword: first.outputs.mysqlPassword, mysqlRootPassword: first.outputs.mysqlRootPassword, jupyterHostFolder: hostFolder },
+            log,
+        );
+        expect(second.outputs.mysqlPassword).toBe(first.outputs.mysqlPassword);
+        await expectRunningAndHealthy(second);
+        expect(await readRows(second, table)).toEqual([row]);
+        await expectAppHealthy(second);
+
+        // The host folder, not the volume, is bound at the notebooks path, and the notebook user writes there.
+        const file = await expectJupyterWorks(second, "from-the-host-folder.txt");
+        expect(fs.statSync(path.join(hostFolder, path.basename(file))).uid).toBe(1000);
+        expect(await exec(second, "jupyter", ["sh", "-c", "ls /home/jovyan/work/notebooks"])).toBe("from-the-host-folder.txt");
+        await expectSecretsHidden(second, [second.outputs.mysqlPassword, second.outputs.mysqlRootPassword, jupyterLogin(second).token]);
+    }, 900_000);
+});

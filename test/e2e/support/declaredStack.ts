@@ -1,0 +1,105 @@
+/**
+ * Brings up a committed stack, as the program (index.ts) declares it, on the Docker engine
+ * here: the program runs in-process with the real-engine runner (engine.ts) in place of
+ * Pulumi's mocks, and the stack's image config points at local stand-ins (nothing can be
+ * pulled). Nothing else of the stack's config is changed unless a test says so.
+ */
+import os from "os";
+import path from "path";
+import Docker from "dockerode";
+import { runProgram, stackConfig, valueOf } from "../../support/program";
+import type { ProgramRun } from "../../support/program";
+import { DockerEngine } from "./engine";
+import { IMAGES, JUPYTER_STANDIN } from "./images";
+import { LABEL } from "./docker";
+import type { LiveStack } from "./stackChecks";
+
+/** The stack's image keys pointed at the local stand-ins (test/e2e/fixtures). */
+export function standInImages(): Record<string, string> {
+    return {
+        mysqlImage: IMAGES.mysql,
+        elasticsearchImage: IMAGES.elasticsearch,
+        jupyterImage: JUPYTER_STANDIN.repository,
+        jupyterTag: JUPYTER_STANDIN.tag,
+        appNodeImage: IMAGES.node,
+    };
+}
+
+export interface DeclaredStack extends LiveStack {
+    readonly engine: DockerEngine;
+    readonly run: ProgramRun;
+    /** From the program's start to the last resource done (s). */
+    readonly seconds: number;
+}
+
+function journalOf(stack: string): string {
+    return path.join(os.tmpdir(), `sb-e2e-engine-${stack}.json`);
+}
+
+/**
+ * Removes what an interrupted earlier run of a suite left of `stack` on the engine (kept
+ * volumes included): a suite calls it once, before its first `bringUp`.
+ */
+export function removeLeftovers(stack: string): Promise<void> {
+    return DockerEngine.removeLeftovers(journalOf(stack));
+}
+
+/**
+ * Runs the program for `stack` with its committed config, the stand-in images and
+ * `overrides`, creating every resource on the engine. On failure, whatever was created is
+ * removed and the first error is thrown.
+ */
+export async function bringUp(stack: string, overrides: Record<string, unknown> = {}, log?: (line: string) => void): Promise<DeclaredStack> {
+    const engine = new DockerEngine({ buildLabel: { [LABEL]: `stack-${stack}` }, journal: journalOf(stack), log });
+    const started = Date.now();
+    const failures: unknown[] = [];
+    const recording: typeof engine.engine = (r) =>
+        engine.engine(r).catch((err: unknown) => {
+            failures.push(err);
+            throw err;
+        });
+    // A resource that fails rejects promises inside the Pulumi SDK that the program never
+    // awaits (as under the CLI, which reports them); they are recorded here instead of
+    // ending the test process.
+    const unhandled = (reason: unknown) => void failures.push(reason);
+    process.on("unhandledRejection", unhandled);
+    let run: ProgramRun | undefined;
+    try {
+        run = await runProgram(stack, stackConfig(stack, { ...standInImages(), ...overrides }), recording);
+    } catch (err) {
+        failures.push(err);
+    } finally {
+        process.off("unhandledRejection", unhandled);
+    }
+    if (failures.length > 0 || !run) {
+        await engine.removeEverything().catch(() => undefined);
+        throw failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
+    }
+    const outputs: Record<string, any> = {};
+    for (const [key, value] of Object.entries(run.outputs)) outputs[key] = await valueOf(value);
+    return { stack, engine, run, outputs, docker: new Docker(), seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * The critical path of a bring-up: the slowest chain of resources, each waiting for its
+ * dependencies, with the time each took on the engine. A bring-up that ran independent
+ * resources at once takes about this long; one that serialised them takes about the sum.
+ */
+export function criticalPath(engine: DockerEngine): { seconds: number; chain: string[]; serialSeconds: number } {
+    const timeline = engine.timeline();
+    const byName = new Map(timeline.map((t) => [t.name, t]));
+    const memo = new Map<string, { seconds: number; chain: string[] }>();
+    const longest = (name: string): { seconds: number; chain: string[] } => {
+        const known = memo.get(name);
+        if (known) return known;
+        const entry = byName.get(name)!;
+        const before = entry.dependencies.filter((d) => byName.has(d)).map(longest);
+        const slowest = before.reduce((a, b) => (b.seconds > a.seconds ? b : a), { seconds: 0, chain: [] as string[] });
+        const result = { seconds: slowest.seconds + entry.seconds, chain: [...slowest.chain, name] };
+        memo.set(name, result);
+        return result;
+    };
+    const all = timeline.map((t) => longest(t.name));
+    const path = all.reduce((a, b) => (b.seconds > a.seconds ? b : a));
+    return { ...path, serialSeconds: timeline.reduce((sum, t) => sum + t.seconds, 0) };
+}

@@ -1,0 +1,599 @@
+/**
+ * A Pulumi engine for the real-engine tests: it does on a Docker engine what `pulumi up` and
+ * `pulumi destroy` do through the Docker provider, for every resource the program (index.ts)
+ * declares. Plugged into the program run of test/support/program.ts as its `ResourceEngine`,
+ * it receives each resource as the SDK registers it (Pulumi calls it for independent resources
+ * at once, and for a resource once every resource it depends on is done) and hands back the
+ * real ids and outputs, which the program's other resources then consume.
+ *
+ * Each declared field is mapped once, onto the Docker Engine API request the provider itself
+ * makes (through dockerode), with the provider's documented meaning next to it. Sources:
+ * - the field descriptions of `@pulumi/docker` 5.2.0 (node_modules/@pulumi/docker/types/input.d.ts,
+ *   container.d.ts, ...), generated from terraform-provider-docker's docs/resources/*.md;
+ * - what the provider does with them: kreuzwerker/terraform-provider-docker v4.5.0 (the version
+ *   pulumi-docker wraps), internal/provider/resource_docker_container_funcs.go (`Create`,
+ *   `Delete`), resource_docker_container_structures.go, resource_docker_network_funcs.go,
+ *   resource_docker_volume.go; and pulumi/pulumi-docker provider/image.go for `docker.Image`.
+ * A field the program declares that is not mapped here fails the run by name: nothing is
+ * silently ignored. Images are never pulled (no registry is reachable): a `RemoteImage` must
+ * name an image present on the engine.
+ */
+import crypto from "crypto";
+import fs from "fs";
+import path from "path";
+import dockerignore from "@balena/dockerignore";
+import Docker from "dockerode";
+import * as tar from "tar-stream";
+import type { DeclaredResource, ResourceEngine } from "../../support/program";
+import { PROJECT_DIR, TYPES } from "../../support/program";
+
+type Inputs = Record<string, any>;
+type State = { id: string; state: Inputs };
+
+/** A resource the engine created, with what `destroy` needs to undo it. */
+export interface Created {
+    resource: DeclaredResource;
+    id: string;
+    /** When the engine started and finished it (ms since the epoch). */
+    started: number;
+    finished: number;
+    destroy?: () => Promise<void>;
+}
+
+/** The kinds of resource an interrupted run can leave behind on the engine. */
+const JOURNALLED: string[] = [TYPES.container, TYPES.network, TYPES.volume];
+
+/** Thrown when the program declares a field this runner does not map. */
+export class UnmappedFieldError extends Error {}
+
+/** The keys of `value` must all be in `allowed`; anything else fails the run by name. */
+function onlyFields(value: Inputs, allowed: readonly string[], where: string): void {
+    const unmapped = Object.keys(value).filter((key) => value[key] !== undefined && !allowed.includes(key));
+    if (unmapped.length > 0) {
+        throw new UnmappedFieldError(`${where}: the real-engine runner does not map ${unmapped.map((k) => `"${k}"`).join(", ")}; map it in test/e2e/support/engine.ts`);
+    }
+}
+
+/** A Go duration as the provider parses it (`time.ParseDuration`: "10s", "1m30s", "500ms"), in nanoseconds. */
+export function goDurationNanos(text: string): number {
+    const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
+    if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`"${text}" is not a Go duration`);
+    return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]], 0));
+}
+
+/** Docker labels as the provider takes them (`[{label, value}]`) into the Engine API's map. */
+function labelMap(labels: { label: string; value: string }[], where: string): Record<string, string> {
+    return Object.fromEntries(
+        labels.map((l) => {
+            onlyFields(l, ["label", "value"], `${where}.labels[]`);
+            return [l.label, l.value];
+        }),
+    );
+}
+
+/** A numeric uid or gid; the provider resolves names on the machine running Pulumi, which the stack never relies on. */
+function numericId(value: string | undefined, where: string): number {
+    if (value === undefined) return 0;
+    if (!/^\d+$/.test(value)) throw new UnmappedFieldError(`${where}: "${value}" is a name; the runner maps numeric ids only`);
+    return Number(value);
+}
+
+async function tarOf(entries: { name: string; content: Buffer; mode: number; uid: number; gid: number }[]): Promise<Buffer> {
+    const pack = tar.pack();
+    const chunks: Buffer[] = [];
+    pack.on("data", (chunk: unknown) => chunks.push(chunk as Buffer));
+    const done = new Promise<void>((resolve, reject) => pack.on("end", resolve).on("error", reject));
+    for (const e of entries) pack.entry({ name: e.name, mode: e.mode, uid: e.uid, gid: e.gid, size: e.content.length, mtime: new Date() }, e.content);
+    pack.finalize();
+    await done;
+    return Buffer.concat(chunks);
+}
+
+/**
+ * The build context as the Docker CLI and the provider send it: a tar of `dir` without what
+ * its .dockerignore excludes, except the Dockerfile and the .dockerignore itself, which are
+ * always sent; owned by root; `outsideDockerfile` added as `dockerfileName` when given.
+ */
+async function buildContext(dir: string, dockerfileName: string, outsideDockerfile?: Buffer): Promise<Buffer> {
+    const ignoreFile = path.join(dir, ".dockerignore");
+    const keep = dockerignore({ ignorecase: false })
+        .add(fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, "utf8") : "")
+        .createFilter();
+    const walk = (prefix: string): string[] =>
+        fs.readdirSync(path.join(dir, prefix), { withFileTypes: true }).flatMap((e) => {
+            const rel = prefix ? `${prefix}/${e.name}` : e.name;
+            return e.isDirectory() ? walk(rel) : [rel];
+        });
+    const files = walk("").filter((f) => keep(f) || f === dockerfileName || f === ".dockerignore");
+    return tarOf([
+        ...files.map((f) => {
+            const stat = fs.statSync(path.join(dir, f));
+            return { name: f, content: fs.readFileSync(path.join(dir, f)), mode: stat.mode & 0o7777, uid: 0, gid: 0 };
+        }),
+        ...(outsideDockerfile ? [{ name: dockerfileName, content: outsideDockerfile, mode: 0o644, uid: 0, gid: 0 }] : []),
+    ]);
+}
+
+export interface EngineOptions {
+    /** A label put on the images the runner builds, so a test can remove them. */
+    readonly buildLabel: Record<string, string>;
+    /**
+     * A file listing what the engine created and has not removed yet (the runner's state, as
+     * Pulumi keeps one), so that what an interrupted run left behind can be removed first.
+     */
+    readonly journal: string;
+    /** Progress lines (builds, waits); silent by default. */
+    readonly log?: (line: string) => void;
+}
+
+/**
+ * The Docker engine behind `pulumi up` / `destroy` for one program run. `engine` is the
+ * program run's `ResourceEngine`; `destroy()` then undoes what was created, as
+ * `pulumi destroy` would.
+ */
+export class DockerEngine {
+    readonly created: Created[] = [];
+    /** What `destroy` let go of (`retainOnDelete`): still on the engine, for `removeEverything`. */
+    private readonly leftBehind: Created[] = [];
+    /** Docker clients by provider id (the stack's explicit provider says which engine). */
+    private readonly clients = new Map<string, Docker>();
+    private readonly log: (line: string) => void;
+
+    constructor(private readonly options: EngineOptions) {
+        this.log = options.log ?? (() => undefined);
+    }
+
+    readonly engine: ResourceEngine = async (resource) => {
+        const started = Date.now();
+        const result = await this.create(resource);
+        const entry: Created = { resource, id: result.id, started, finished: Date.now(), destroy: result.destroy };
+        this.created.push(entry);
+        this.writeJournal();
+        return { id: result.id, state: result.state };
+    };
+
+    private writeJournal(): void {
+        const left = [...this.created, ...this.leftBehind]
+            .filter((c) => c.destroy && JOURNALLED.includes(c.resource.type))
+            .map((c) => ({ type: c.resource.type, id: c.id }));
+        fs.writeFileSync(this.options.journal, JSON.stringify(left));
+    }
+
+    /** Removes what a run that was interrupted left on the local engine, from its journal. */
+    static async removeLeftovers(journal: string): Promise<void> {
+        if (!fs.existsSync(journal)) return;
+        const docker = new Docker();
+        const left = JSON.parse(fs.readFileSync(journal, "utf8")) as { type: string; id: string }[];
+        const ofType = (type: string) => left.filter((l) => l.type === type);
+        for (const c of ofType(TYPES.container)) await gone(docker.getContainer(c.id).remove({ force: true, v: true }));
+        for (const n of ofType(TYPES.network)) await gone(docker.getNetwork(n.id).remove());
+        for (const v of ofType(TYPES.volume)) await gone(docker.getVolume(v.id).remove());
+        fs.rmSync(journal);
+    }
+
+    /** The client of the provider a resource goes through (`urn::id`). */
+    private client(resource: DeclaredResource): Docker {
+        const providerId = resource.provider?.slice(resource.provider.lastIndexOf("::") + 2) ?? "";
+        const client = this.clients.get(providerId);
+        if (!client) throw new Error(`${resource.type} ${resource.name}: not on a Docker provider of this stack (${resource.provider ?? "default provider"})`);
+        return client;
+    }
+
+    private async create(r: DeclaredResource): Promise<State & { destroy?: () => Promise<void> }> {
+        if (!r.custom) return { id: "", state: {} }; // a component: nothing on the engine
+        switch (r.type) {
+            case "pulumi:providers:docker":
+                return this.dockerProvider(r);
+            case "pulumi:providers:random":
+                onlyFields(r.inputs, ["version"], `${r.type} ${r.name}`);
+                return { id: crypto.randomUUID(), state: r.inputs };
+            case "random:index/randomPassword:RandomPassword":
+                return randomPassword(r);
+            case "docker:index/network:Network":
+                return this.network(r);
+            case "docker:index/volume:Volume":
+                return this.volume(r);
+            case "docker:index/remoteImage:RemoteImage":
+                return this.remoteImage(r);
+            case "docker:index/image:Image":
+                return this.image(r);
+            case "docker:index/container:Container":
+                return this.container(r);
+            default:
+                throw new UnmappedFieldError(`${r.type} ${r.name}: the real-engine runner does not map this resource type`);
+        }
+    }
+
+    /**
+     * `host`: "The Docker daemon address" (unix://, tcp://, ssh://); `sshOpts`: options for an
+     * ssh:// host. The runner drives a local socket only, as the stacks under test declare.
+     */
+    private dockerProvider(r: DeclaredResource): State {
+        onlyFields(r.inputs, ["host", "sshOpts", "version"], `${r.type} ${r.name}`);
+        const host = String(r.inputs.host ?? "unix:///var/run/docker.sock");
+        if (!host.startsWith("unix://")) throw new UnmappedFieldError(`${r.type} ${r.name}: host "${host}" is not a local socket`);
+        const id = crypto.randomUUID();
+        this.clients.set(id, new Docker({ socketPath: host.slice("unix://".length) }));
+        return { id, state: r.inputs };
+    }
+
+    /**
+     * Network (resource_docker_network_funcs.go): `name` "The name of the Docker network",
+     * `driver` "Name of the network driver to use" (default bridge), `labels` "User-defined
+     * key/value metadata", `attachable` "Enable manual container attachment to the network",
+     * `internal` "Whether the network is internal". Delete removes the network.
+     */
+    private async network(r: DeclaredResource) {
+        const where = `${r.type} ${r.name}`;
+        onlyFields(r.inputs, ["name", "driver", "labels", "attachable", "internal"], where);
+        const client = this.client(r);
+        const network = await client.createNetwork({
+            Name: r.inputs.name,
+            Driver: r.inputs.driver ?? "bridge",
+            Labels: labelMap(r.inputs.labels ?? [], where),
+            Attachable: r.inputs.attachable ?? false,
+            Internal: r.inputs.internal ?? false,
+            CheckDuplicate: true,
+        });
+        return {
+            id: network.id,
+            state: { ...r.inputs, name: r.inputs.name, driver: r.inputs.driver ?? "bridge" },
+            destroy: () => gone(client.getNetwork(network.id).remove()),
+        };
+    }
+
+    /**
+     * Volume (resource_docker_volume.go): `name` "The name of the Docker volume (will be
+     * generated if not provided)", `labels` "User-defined key/value metadata", `driver`
+     * "Driver type for the volume". Creating a name that exists hands back that volume, which
+     * is how a kept volume is adopted again. Delete removes it (Pulumi skips the delete of a
+     * resource with `retainOnDelete`, and refuses to delete a `protect`ed one).
+     */
+    private async volume(r: DeclaredResource) {
+        const where = `${r.type} ${r.name}`;
+        onlyFields(r.inputs, ["name", "labels", "driver"], where);
+        const client = this.client(r);
+        const volume = (await client.createVolume({ Name: r.inputs.name, Labels: labelMap(r.inputs.labels ?? [], where), Driver: r.inputs.driver ?? "local" })) as any;
+        const name: string = volume.Name ?? r.inputs.name;
+        return {
+            id: name,
+            state: { ...r.inputs, name, driver: volume.Driver, mountpoint: volume.Mountpoint },
+            destroy: () => gone(client.getVolume(name).remove()),
+        };
+    }
+
+    /**
+     * RemoteImage: `name` "The name of the Docker image, including any tags or SHA256 repo
+     * digests"; `keepLocally` "If true, then the Docker image won't be deleted on destroy
+     * operation". The provider pulls the image when it is missing; nothing can be pulled
+     * here, so it must already be on the engine (the tests point the stack's image config at
+     * local stand-ins). Outputs: `imageId` (the image's id) and `repoDigest`.
+     */
+    private async remoteImage(r: DeclaredResource) {
+        const where = `${r.type} ${r.name}`;
+        onlyFields(r.inputs, ["name", "keepLocally"], where);
+        const client = this.client(r);
+        let image: Docker.ImageInspectInfo;
+        try {
+            image = await client.getImage(r.inputs.name).inspect();
+        } catch {
+            throw new Error(`${where}: image "${r.inputs.name}" is not on the engine and cannot be pulled here; point the stack's image config at a local image`);
+        }
+        return {
+            id: `${image.Id}${r.inputs.name}`,
+            state: { ...r.inputs, imageId: image.Id, repoDigest: image.RepoDigests?.[0] ?? "" },
+            destroy: r.inputs.keepLocally ? undefined : async () => void (await client.getImage(image.Id).remove()),
+        };
+    }
+
+    /**
+     * Image (pulumi-docker provider/image.go): builds `build.context` (relative to the
+     * project, honouring its .dockerignore) with `build.dockerfile` (relative to the project;
+     * added to the context when it lies outside it), `build.args` as build arguments,
+     * `build.target` "The target of the Dockerfile to build", `build.platform`, with BuildKit
+     * (`builderVersion` defaults to BuilderBuildKit); tags it `imageName`. `skipPush` "A flag
+     * to skip a registry push": the runner cannot push, so it must be true. `buildOnPreview`
+     * only matters in a preview. With skipPush, `repoDigest` is the built image's id. Delete
+     * leaves the image in place.
+     */
+    private async image(r: DeclaredResource) {
+        const where = `${r.type} ${r.name}`;
+        onlyFields(r.inputs, ["imageName", "skipPush", "build", "buildOnPreview"], where);
+        if (r.inputs.skipPush !== true) throw new UnmappedFieldError(`${where}: skipPush is not true; the runner cannot push to a registry`);
+        const build: Inputs = r.inputs.build ?? {};
+        onlyFields(build, ["context", "dockerfile", "args", "target", "platform"], `${where}.build`);
+        const context = path.resolve(PROJECT_DIR, build.context ?? ".");
+        const dockerfile = path.resolve(PROJECT_DIR, build.dockerfile ?? path.join(build.context ?? ".", "Dockerfile"));
+        const inContext = !path.relative(context, dockerfile).startsWith("..");
+        // A Dockerfile outside the context travels inside it under a name of its own, as the provider does.
+        const dockerfileName = inContext ? path.relative(context, dockerfile) : `.dockerfile.${crypto.randomBytes(6).toString("hex")}`;
+        const client = this.client(r);
+        const started = Date.now();
+        const stream: NodeJS.ReadableStream = await (client.buildImage as (...args: unknown[]) => Promise<NodeJS.ReadableStream>).call(
+            client,
+            await buildContext(context, dockerfileName, inContext ? undefined : fs.readFileSync(dockerfile)),
+            {
+                t: r.inputs.imageName,
+                dockerfile: dockerfileName,
+                buildargs: build.args ?? {},
+                target: build.target ?? "",
+                platform: build.platform ?? "",
+                labels: this.options.buildLabel,
+                version: "2",
+            },
+        );
+        // BuildKit's progress (dockerode decodes its trace messages); an error ends it.
+        const output = await new Promise<any[]>((resolve, reject) =>
+            (client as any).followProgress(stream, (err: Error | null, events: any[]) => (err ? reject(err) : resolve(events))),
+        );
+        const failed = output.find((o) => o.error || o.errorDetail);
+        if (failed) {
+            const tail = output.map((o) => o.stream ?? "").join("").slice(-3000);
+            throw new Error(`${where}: build failed: ${failed.error ?? failed.errorDetail?.message}\n${tail}`);
+        }
+        const image = await client.getImage(r.inputs.imageName).inspect();
+        this.log(`built ${r.inputs.imageName} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        return {
+            id: r.inputs.imageName,
+            state: {
+                ...r.inputs,
+                repoDigest: image.Id,
+                baseImageName: r.inputs.imageName,
+                context: build.context,
+                dockerfile: dockerfileName,
+                platform: build.platform,
+            },
+        };
+    }
+
+    /**
+     * Container (resource_docker_container_funcs.go `resourceDockerContainerCreate`): one
+     * ContainerCreate request, then the networks, then the uploads, then ContainerStart, then
+     * (with `wait`) the health wait. Each field below carries the provider's description.
+     */
+    private async container(r: DeclaredResource) {
+        const where = `${r.type} ${r.name}`;
+        const i = r.inputs;
+        onlyFields(
+            i,
+            ["name", "image", "envs", "user", "labels", "ports", "volumes", "mounts", "networksAdvanced", "healthcheck", "restart", "init", "uploads", "wait", "waitTimeout"],
+            where,
+        );
+        const client = this.client(r);
+        // `image`: "The ID of the image to back this container"; the provider checks it is there first.
+        await client.getImage(i.image).inspect();
+
+        const hostConfig: Docker.HostConfig = {
+            // `restart`: "The restart policy for the container. Must be one of 'no', 'on-failure', 'always', 'unless-stopped'. Defaults to `no`."
+            RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: 0 },
+            // `init`: "Configured whether an init process should be injected for this container." The provider always sends it.
+            Init: i.init ?? false,
+            // The provider's default `logDriver` ("The logging driver to use for the container. Defaults to `json-file`").
+            LogConfig: { Type: "json-file", Config: {} },
+            Mounts: [],
+            Binds: [],
+            PortBindings: {},
+        };
+        const create: Docker.ContainerCreateOptions = {
+            // `name`: "The name of the container."
+            name: i.name,
+            Image: i.image,
+            // `envs`: "Environment variables to set in the form of `KEY=VALUE`".
+            Env: i.envs ?? [],
+            // `user`: "User used for run the first process. Format is `user` or `user:group`".
+            User: i.user ?? "",
+            // `labels`: "User-defined key/value metadata".
+            Labels: labelMap(i.labels ?? [], where),
+            ExposedPorts: {},
+            HostConfig: hostConfig,
+        };
+
+        // `ports`: "Publish a container's port(s) to the host": `internal` "Port within the
+        // container", `external` "Port exposed out of the container", `ip` "IP address/mask that
+        // can access this port", `protocol` "Protocol that can be used over this port".
+        for (const p of i.ports ?? []) {
+            onlyFields(p, ["internal", "external", "ip", "protocol"], `${where}.ports[]`);
+            const key = `${p.internal}/${p.protocol ?? "tcp"}`;
+            create.ExposedPorts![key] = {};
+            if (p.external !== undefined || p.ip !== undefined) {
+                hostConfig.PortBindings[key] = [...(hostConfig.PortBindings[key] ?? []), { HostIp: p.ip ?? "", HostPort: p.external === undefined ? "" : String(p.external) }];
+            }
+        }
+        // `volumes`: "Spec for mounting volumes in the container": `volumeName` "The name of the
+        // docker volume which should be mounted", `containerPath` "The path in the container
+        // where the volume will be mounted", `readOnly` "If `true`, this volume will be
+        // readonly"; sent as a bind string `name:path:rw|ro`.
+        for (const v of i.volumes ?? []) {
+            onlyFields(v, ["volumeName", "containerPath", "readOnly"], `${where}.volumes[]`);
+            hostConfig.Binds!.push(`${v.volumeName}:${v.containerPath}:${v.readOnly ? "ro" : "rw"}`);
+        }
+        // `mounts`: "Specification for mounts to be added to containers": `type` "The mount type",
+        // `source` "Mount source (e.g. a volume name, a host path)", `target` "Container path",
+        // `readOnly` "Whether the mount should be read-only".
+        for (const m of i.mounts ?? []) {
+            onlyFields(m, ["type", "source", "target", "readOnly"], `${where}.mounts[]`);
+            hostConfig.Mounts!.push({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly ?? false });
+        }
+        // `healthcheck`: "A test to perform to check that the container is healthy": `tests`
+        // "Command to run to check health", `interval`, `timeout`, `startPeriod` (Go durations),
+        // `retries` "Consecutive failures needed to report unhealthy".
+        if (i.healthcheck) {
+            const h = i.healthcheck;
+            onlyFields(h, ["tests", "interval", "timeout", "startPeriod", "startInterval", "retries"], `${where}.healthcheck`);
+            create.Healthcheck = {
+                Test: h.tests,
+                Interval: h.interval ? goDurationNanos(h.interval) : 0,
+                Timeout: h.timeout ? goDurationNanos(h.timeout) : 0,
+                StartPeriod: h.startPeriod ? goDurationNanos(h.startPeriod) : 0,
+                Retries: h.retries ?? 0,
+                ...(h.startInterval ? { StartInterval: goDurationNanos(h.startInterval) } : {}),
+            };
+        }
+
+        const container = await client.createContainer(create);
+        const destroy = async () => {
+            // Delete: ContainerStop with a timeout of `destroyGraceSeconds` ("If defined will
+            // attempt to stop the container before destroying. Container will be destroyed after
+            // `n` seconds or on successful stop"), 0 when unset; then ContainerRemove with
+            // `removeVolumes` (default true: anonymous volumes) and force.
+            await container.stop({ t: 0 }).catch((err: { statusCode?: number }) => {
+                if (err.statusCode !== 304 && err.statusCode !== 404) throw err;
+            });
+            await container.remove({ v: true, force: true });
+        };
+        try {
+            // `networksAdvanced`: "The networks the container is attached to": `name` "The name or
+            // id of the network to use", `aliases` "The network aliases of the container in the
+            // specific network". The provider disconnects the default bridge, then connects each.
+            if (i.networksAdvanced) {
+                await client.getNetwork("bridge").disconnect({ Container: container.id }).catch(() => undefined);
+                for (const n of i.networksAdvanced) {
+                    onlyFields(n, ["name", "aliases"], `${where}.networksAdvanced[]`);
+                    await client.getNetwork(n.name).connect({ Container: container.id, EndpointConfig: { Aliases: n.aliases ?? [] } });
+                }
+            }
+            // `uploads`: "Specifies files to upload to the container before starting it": `file`
+            // "Path to the file in the container", `content` "Literal string value to use as the
+            // object content", `permissions` "The permission mode for the file in the container"
+            // (octal), `owner` / `group` "The owner / group of the file in the container ...
+            // numeric IDs can be used directly". One tar archive per upload, extracted at "/".
+            for (const u of i.uploads ?? []) {
+                onlyFields(u, ["file", "content", "permissions", "owner", "group", "executable"], `${where}.uploads[]`);
+                const mode = u.permissions ? parseInt(u.permissions, 8) : u.executable ? 0o744 : 0o644;
+                const archive = await tarOf([
+                    { name: u.file, content: Buffer.from(u.content ?? "", "utf8"), mode, uid: numericId(u.owner, `${where}.uploads[].owner`), gid: numericId(u.group, `${where}.uploads[].group`) },
+                ]);
+                await container.putArchive(archive, { path: "/" });
+            }
+            await container.start();
+            // `wait`: "If `true`, then the Docker container is waited for being healthy state
+            // after creation. This requires your container to have a healthcheck, otherwise this
+            // provider will error." `waitTimeout`: "The timeout in seconds to wait the container
+            // to be healthy after creation. Defaults to `60`."
+            if (i.wait) await this.waitHealthy(container, i.name, i.waitTimeout ?? 60);
+            // `mustRun` defaults to true: the provider's read fails when the container is not running.
+            const state = await container.inspect();
+            if (!state.State.Running) throw new Error(`${where}: container ${i.name} is not running (${state.State.Status}, exit code ${state.State.ExitCode})`);
+            return { id: container.id, state: { ...i, name: state.Name.replace(/^\//, "") }, destroy };
+        } catch (err) {
+            const logs = await container.logs({ stdout: true, stderr: true, tail: 30 }).then((b) => demux(b)).catch(() => "");
+            await destroy().catch(() => undefined);
+            throw new Error(`${(err as Error).message}\n--- last lines of ${i.name}'s log ---\n${logs}`);
+        }
+    }
+
+    private async waitHealthy(container: Docker.Container, name: string, timeoutSeconds: number): Promise<void> {
+        const started = Date.now();
+        for (;;) {
+            const state = (await container.inspect()).State;
+            if (!state.Health) throw new Error(`container ${name}: wait is set but the container has no health check (the provider errors too)`);
+            if (state.Health.Status === "healthy") {
+                this.log(`${name} healthy after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+                return;
+            }
+            if (Date.now() - started > timeoutSeconds * 1000) {
+                const last = state.Health.Log?.at(-1);
+                throw new Error(`container ${name} did not turn healthy within ${timeoutSeconds} s (${state.Health.Status}; last check exit ${last?.ExitCode}: ${last?.Output?.trim()})`);
+            }
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+    }
+
+    /**
+     * What `pulumi destroy` does: every created resource deleted once nothing that depends on
+     * it is left, independent ones at the same time; a resource with `retainOnDelete` is let
+     * go without deleting it; a `protect`ed one stops the destroy, as Pulumi refuses it.
+     */
+    async destroy(): Promise<void> {
+        const protectedOnes = this.created.filter((c) => c.resource.opts.protect);
+        if (protectedOnes.length > 0) {
+            throw new Error(`destroy refused: ${protectedOnes.map((c) => c.resource.name).join(", ")} protected (as \`pulumi destroy\` refuses)`);
+        }
+        await this.deleteAll(this.created, (c) => !c.resource.opts.retainOnDelete);
+        this.leftBehind.push(...this.created.filter((c) => c.resource.opts.retainOnDelete));
+        this.created.length = 0;
+        this.writeJournal();
+    }
+
+    /**
+     * Test clean-up, beyond `destroy`: everything the run created goes, retained and
+     * protected volumes included, as after `pulumi state unprotect` and `destroy` with
+     * retention off.
+     */
+    async removeEverything(): Promise<void> {
+        await this.deleteAll([...this.created, ...this.leftBehind], () => true);
+        this.created.length = 0;
+        this.leftBehind.length = 0;
+        fs.rmSync(this.options.journal, { force: true });
+    }
+
+    private async deleteAll(entries: Created[], shouldDelete: (c: Created) => boolean): Promise<void> {
+        const done = new Map<string, Promise<void>>();
+        const dependents = (name: string) => entries.filter((c) => c.resource.dependencies.includes(name));
+        const remove = (c: Created): Promise<void> => {
+            const key = `${c.resource.type}::${c.resource.name}`;
+            if (!done.has(key)) {
+                done.set(
+                    key,
+                    Promise.all(dependents(c.resource.name).map(remove)).then(async () => {
+                        if (c.destroy && shouldDelete(c)) await c.destroy();
+                    }),
+                );
+            }
+            return done.get(key)!;
+        };
+        const results = await Promise.allSettled(entries.map(remove));
+        const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failures.length > 0) throw new Error(`destroy failed: ${failures.map((f) => String(f.reason)).join("; ")}`);
+    }
+
+    /** The engine's work: for each resource, how long it took and what it waited for. */
+    timeline(): { name: string; type: string; seconds: number; startedAt: number; finishedAt: number; dependencies: string[] }[] {
+        return this.created.map((c) => ({
+            name: c.resource.name,
+            type: c.resource.type,
+            seconds: (c.finished - c.started) / 1000,
+            startedAt: c.started,
+            finishedAt: c.finished,
+            dependencies: c.resource.dependencies,
+        }));
+    }
+}
+
+/**
+ * RandomPassword (@pulumi/random): `length` "The length of the string desired", `special`
+ * "Include special characters in the result" (default true), `upper`, `lower`, `numeric`
+ * (default true each). The result is the secret value; the provider's id is "none".
+ */
+function randomPassword(r: DeclaredResource): State {
+    onlyFields(r.inputs, ["length", "special", "upper", "lower", "numeric"], `${r.type} ${r.name}`);
+    const { length, special = true, upper = true, lower = true, numeric = true } = r.inputs;
+    const alphabet = [
+        upper ? "ABCDEFGHIJKLMNOPQRSTUVWXYZ" : "",
+        lower ? "abcdefghijklmnopqrstuvwxyz" : "",
+        numeric ? "0123456789" : "",
+        special ? "!@#$%&*()-_=+[]{}<>:?" : "",
+    ].join("");
+    const result = Array.from({ length }, () => alphabet[crypto.randomInt(alphabet.length)]).join("");
+    return { id: "none", state: { ...r.inputs, result } };
+}
+
+/** Resolves once `removal` is done, or found there was nothing left to remove (404). */
+async function gone(removal: Promise<unknown>): Promise<void> {
+    await removal.catch((err: { statusCode?: number }) => {
+        if (err.statusCode !== 404) throw err;
+    });
+}
+
+/** The text of a non-TTY container's log stream (8-byte frame headers stripped). */
+export function demux(buffer: Buffer): string {
+    const out: Buffer[] = [];
+    let offset = 0;
+    while (offset + 8 <= buffer.length) {
+        const size = buffer.readUInt32BE(offset + 4);
+        out.push(buffer.subarray(offset + 8, offset + 8 + size));
+        offset += 8 + size;
+    }
+    return Buffer.concat(out).toString("utf8");
+}
