@@ -31,13 +31,15 @@ jest.mock("typescript", () => loadedOnFirstUse("typescript"));
  * The SDK records a stack trace on every promise it makes (`debuggablePromise`), shown only when
  * a Pulumi process exits with promises left over, which Jest never lets happen. Jest maps every
  * stack trace through the source maps of each file in it; for these stacks that was another third
- * of each run. They are formatted as Node does without source maps; every other stack, including
- * every failure a test reports, is still mapped.
+ * of each run. They are written out as Node does without source maps, and only if something reads
+ * them as text; every other stack, including every failure a test reports, is still mapped.
  */
 const mapped = Error.prepareStackTrace?.bind(Error);
 /** V8's own rendering of a frame (`CallSite` has it, its type does not say so). */
 const frameText = (frame: NodeJS.CallSite) => (frame as unknown as { toString(): string }).toString();
 if (mapped) {
     Error.prepareStackTrace = (error: Error, frames: NodeJS.CallSite[]): unknown =>
-        frames[0]?.getFunctionName() === "debuggablePromise" ? `${String(error)}${frames.map((frame) => `\n    at ${frameText(frame)}`).join("")}` : mapped(error, frames);
+        frames[0]?.getFunctionName() === "debuggablePromise"
+            ? { toString: () => `${String(error)}${frames.map((frame) => `\n    at ${frameText(frame)}`).join("")}` }
+            : mapped(error, frames);
 }
