@@ -24,9 +24,9 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
-import { CommandError, LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import type { DestroyOptions, PreviewOptions, RefreshOptions, UpOptions } from "@pulumi/pulumi/automation";
-import { CliInstallError, CliInstaller, downloadCli, pulumiCli } from "./pulumiCli";
+// Types only here: the SDK is loaded once there is something to run (usage is shown without it).
+import type { DestroyOptions, PreviewOptions, PulumiCommand, RefreshOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
+import type { CliInstaller } from "./pulumiCli";
 
 export const DEFAULT_STACK = "dev";
 export const POLICY_PACK = "policy";
@@ -217,6 +217,8 @@ export async function stackCommand(argv: string[], options: StackCommandOptions)
         return verb === "--help" || verb === "-h" ? 0 : 2;
     }
 
+    const { CommandError, LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    const { CliInstallError, downloadCli, pulumiCli } = await import("./pulumiCli");
     // Set when Pulumi's own output has been shown as it came, errors included.
     let streamed = false;
     try {
@@ -244,7 +246,7 @@ export async function stackCommand(argv: string[], options: StackCommandOptions)
             say(err.message);
             return 1;
         }
-        const failure = cliFailure(err);
+        const failure = err instanceof CommandError ? cliFailure(err) : undefined;
         if (failure === undefined) throw err;
         if (!streamed && failure.message) say(failure.message);
         return failure.code;
@@ -329,9 +331,8 @@ function passThrough(cli: PulumiCommand, args: string[], projectDir: string, env
     }).finally(() => process.off("SIGINT", waitForPulumi));
 }
 
-/** The exit code and message of a failed CLI run, or undefined if `err` is not one. */
-function cliFailure(err: unknown): { code: number; message: string } | undefined {
-    if (!(err instanceof CommandError)) return undefined;
+/** The exit code and message of a failed CLI run. */
+function cliFailure(err: Error): { code: number; message: string } {
     // The CLI's own result sits on the error (the type keeps it private).
     const result = (err as unknown as { commandResult?: { code?: number; stderr?: string; err?: { exitCode?: number; stderr?: string } } }).commandResult;
     const code = result?.err?.exitCode ?? (result?.code !== undefined && result.code > 0 ? result.code : 1);
