@@ -83,6 +83,52 @@ describe("the pull-request workflow", () => {
     it("keeps pull requests from forks away from the stacks' runners", () => {
         expect(wf.jobs.preview.if).toBe("github.event.pull_request.head.repo.full_name == github.repository");
     });
+
+    describe("the pulumi-up job (the real CLI on a throwaway stack)", () => {
+        const job = wf.jobs["pulumi-up"];
+        const runs: string[] = job.steps.map((s: any) => s.run ?? s.uses);
+        const packageJson = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8"));
+
+        it("runs on a GitHub-hosted runner, with its own Docker engine and no secret", () => {
+            expect(job["runs-on"]).toBe("ubuntu-latest");
+            expect(JSON.stringify(job)).not.toContain("secrets.");
+            // Nothing shared to protect from forks, and nothing to wait for.
+            expect(job.if).toBeUndefined();
+            expect(job.needs).toBeUndefined();
+            expect(job["timeout-minutes"]).toBeLessThanOrEqual(60);
+        });
+
+        it("installs the Pulumi CLI only, pinned to the release of the project's @pulumi/pulumi SDK, after the dependencies", () => {
+            const step = pulumiStep(job);
+            expect(step.uses).toBe("pulumi/actions@v7");
+            // No command: the action installs the CLI and stops.
+            expect(step.with).toEqual({ "pulumi-version": packageJson.dependencies["@pulumi/pulumi"] });
+            expect(packageJson.dependencies["@pulumi/pulumi"]).toMatch(/^\d+\.\d+\.\d+$/);
+            expect(runs.indexOf("npm ci")).toBeGreaterThan(-1);
+            expect(runs.indexOf("npm ci")).toBeLessThan(runs.indexOf("pulumi/actions@v7"));
+        });
+
+        it("runs the Automation API suite last, with its own Jest config, failing rather than skipping without a CLI", () => {
+            expect(runs.slice(-2)).toEqual(["sudo sysctl -w vm.max_map_count=262144", "npm run test:pulumi"]);
+            expect(job.steps.at(-1).env).toEqual({ REQUIRE_PULUMI_UP: "true" });
+            expect(runs.indexOf("pulumi/actions@v7")).toBeLessThan(runs.indexOf("npm run test:pulumi"));
+            expect(packageJson.scripts["test:pulumi"]).toBe("jest --config jest.pulumi.config.js");
+        });
+
+        it("runs only test/e2e/pulumi-up.e2e.test.ts there, builds no stand-in image, and leaves that suite out of npm run test:e2e", async () => {
+            const pulumiConfig = (await import("../jest.pulumi.config.js")) as any;
+            const e2eConfig = (await import("../jest.e2e.config.js")) as any;
+            expect(pulumiConfig.testMatch).toEqual(["**/pulumi-up.e2e.test.ts"]);
+            expect(fs.existsSync(path.join(PROJECT_DIR, "test/e2e/pulumi-up.e2e.test.ts"))).toBe(true);
+            expect(pulumiConfig.globalSetup).toBeUndefined();
+            // The suite runs only where this global is set (it skips itself elsewhere).
+            expect(pulumiConfig.globals).toEqual({ SMART_BUILDING_PULUMI_UP: true });
+            expect(e2eConfig.globals?.SMART_BUILDING_PULUMI_UP).toBeUndefined();
+            const suite = fs.readFileSync(path.join(PROJECT_DIR, "test/e2e/pulumi-up.e2e.test.ts"), "utf8");
+            expect(suite).toContain("SMART_BUILDING_PULUMI_UP === true");
+            expect(suite).toContain('process.env.REQUIRE_PULUMI_UP === "true"');
+        });
+    });
 });
 
 describe("the deploy workflow", () => {

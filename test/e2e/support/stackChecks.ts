@@ -32,6 +32,12 @@ export async function stackContainers(live: LiveStack): Promise<Docker.Container
     return Promise.all(list.map((c) => live.docker.getContainer(c.Id).inspect()));
 }
 
+/** The names of the stack's volumes (those carrying its `org.smartbuilding.stack` label), sorted. */
+export async function stackVolumes(live: LiveStack): Promise<string[]> {
+    const { Volumes } = await live.docker.listVolumes({ filters: { label: [`${STACK_LABEL}=${live.stack}`] } });
+    return (Volumes ?? []).map((v) => v.Name).sort();
+}
+
 /** Every container of the stack is running, and healthy where it has a health check; returns them by name. */
 export async function expectRunningAndHealthy(live: LiveStack): Promise<Map<string, Docker.ContainerInspectInfo>> {
     const containers = await stackContainers(live);
