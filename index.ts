@@ -22,7 +22,7 @@ const network = new docker.Network(
     { name: config.networkName, driver: "bridge", labels: labelList(labels) },
     { provider: providers.docker, deleteBeforeReplace: true },
 );
-const shared = { network, restartPolicy: config.restartPolicy, labels };
+const shared = { network, restartPolicy: config.restartPolicy, log: config.log, labels };
 
 const mysql = new MySql("mysql", { ...shared, config: config.mysql, data: config.data }, options);
 const elasticsearch = new Elasticsearch("elasticsearch", { ...shared, config: config.elasticsearch, data: config.data }, options);
@@ -49,7 +49,14 @@ const app = new DashboardApp(
 const jupyter = config.jupyter
     ? new JupyterWorkspace(
           "jupyter",
-          { config: config.jupyter, restartPolicy: config.restartPolicy, labels, data: config.data, publicHost: config.publicHost },
+          {
+              config: config.jupyter,
+              restartPolicy: config.restartPolicy,
+              log: config.log,
+              labels,
+              data: config.data,
+              publicHost: config.publicHost,
+          },
           options,
       )
     : undefined;

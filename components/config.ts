@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigReader, DOCKER_NAME, IMAGE_REPOSITORY } from "./configReader";
+import { LOG_DRIVERS, LogRotation } from "./runtimeSettings";
 
 /**
  * The whole stack's settings, read once from Pulumi config and validated before any
@@ -14,6 +15,8 @@ export interface StackConfig {
     /** The host name users reach the Docker host by; used in the URLs the stack exports. */
     readonly publicHost: string;
     readonly restartPolicy: RestartPolicy;
+    /** Log rotation of every container. */
+    readonly log: LogRotation;
     readonly data: DataConfig;
     readonly networkName: string;
     readonly mysql: MySqlConfig;
@@ -44,6 +47,16 @@ export interface DataConfig {
     readonly protect: boolean;
 }
 
+/** A service's share of the host, and how long it is given to stop. */
+export interface ServiceLimits {
+    /** Hard memory limit in MB. */
+    readonly memoryMb: number;
+    /** CPUs it may use, like "0.5" or "2". */
+    readonly cpus: string;
+    /** Seconds between the stop signal and SIGKILL. */
+    readonly stopGraceSeconds: number;
+}
+
 /** Where a container port is published on the Docker host. */
 export interface Published {
     readonly ip: string;
@@ -61,6 +74,9 @@ export interface MySqlConfig {
     readonly database: string;
     /** Undefined when the data ports are not published (`dataPublishAddress: none`). */
     readonly published?: Published;
+    /** `innodb_buffer_pool_size` as the server takes it (`128M`, `1G`). */
+    readonly bufferPoolSize: string;
+    readonly limits: ServiceLimits;
 }
 
 export interface ElasticsearchConfig {
@@ -72,6 +88,7 @@ export interface ElasticsearchConfig {
     readonly heapMax: string;
     readonly publishedHttp?: Published;
     readonly publishedTransport?: Published;
+    readonly limits: ServiceLimits;
 }
 
 export interface AppConfig {
@@ -84,6 +101,7 @@ export interface AppConfig {
     readonly published: Published;
     /** Host folder bound over the image's dashboard folder, "" for none. */
     readonly contentDir: string;
+    readonly limits: ServiceLimits;
 }
 
 export interface JupyterConfig {
@@ -103,6 +121,7 @@ export interface JupyterConfig {
     /** Local tag of the derived image, built only when there are extras. */
     readonly derivedImageName: string;
     readonly buildPlatform: string;
+    readonly limits: ServiceLimits;
 }
 
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/;
@@ -114,6 +133,24 @@ const NAME_PREFIX = /^$|^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const MYSQL_USER = /^[A-Za-z0-9_]{1,32}$/;
 const MYSQL_DATABASE = /^[A-Za-z0-9_]{1,64}$/;
 const HEAP = /^([1-9]\d*)([kKmMgG])$/;
+/** A size as Docker's log drivers take it for `max-size`. */
+const LOG_SIZE = /^[1-9]\d*[kmg]$/;
+/** `docker run --cpus`: a positive decimal with at most two decimals. */
+const CPUS = /^(?!0+(\.0+)?$)\d{1,3}(\.\d{1,2})?$/;
+/** Docker refuses a memory limit below 6 MB; no service of this stack starts in less than 64. */
+const MIN_MEMORY_MB = 64;
+const MAX_MEMORY_MB = 1024 * 1024;
+const MAX_GRACE_SECONDS = 3600;
+/**
+ * What a MySQL server needs beside its InnoDB buffer pool: connection buffers, the
+ * performance schema (about 100 MB on 5.7 at its defaults), the dictionary and the binaries.
+ */
+export const MYSQL_OVERHEAD_MB = 256;
+/**
+ * Elastic's advice: no more than half of the memory for the heap; the rest goes to direct
+ * (off-heap) buffers, the JVM itself and the file system cache Lucene relies on.
+ */
+export const ELASTICSEARCH_MAX_HEAP_SHARE = 0.5;
 const MIN_PASSWORD_LENGTH = 12;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/;
 const ABSOLUTE_CONTAINER_PATH = /^\/[A-Za-z0-9_./-]*$/;
@@ -155,6 +192,16 @@ export function parseStackConfig(
     };
     const publicHost = r.string("publicHost", HOSTNAME, 'a host name or IP address such as "localhost"');
     const restartPolicy = r.oneOf("restartPolicy", RESTART_POLICIES);
+    const log: LogRotation = {
+        driver: r.oneOf("logDriver", LOG_DRIVERS),
+        maxSize: r.string("logMaxSize", LOG_SIZE, 'a log file size such as "10m" (k, m or g)'),
+        maxFiles: r.integer("logMaxFiles", 1, 100),
+    };
+    const limits = (service: string): ServiceLimits => ({
+        memoryMb: r.integer(`${service}MemoryMb`, MIN_MEMORY_MB, MAX_MEMORY_MB),
+        cpus: r.string(`${service}Cpus`, CPUS, 'a number of CPUs above 0 such as "0.5" or "2" (at most two decimals)'),
+        stopGraceSeconds: r.integer(`${service}StopGraceSeconds`, 1, MAX_GRACE_SECONDS),
+    });
     const publishAddress = r.ipv4("publishAddress");
     const dataPublishAddress = r.ipv4("dataPublishAddress", ["none"]);
     const data: DataConfig = {
@@ -176,7 +223,18 @@ export function parseStackConfig(
         published: dataPublished(r.port("mysqlHostPort")),
         rootPassword: r.secret("mysqlRootPassword", MIN_PASSWORD_LENGTH),
         password: r.secret("mysqlPassword", MIN_PASSWORD_LENGTH),
+        bufferPoolSize: r.string("mysqlBufferPoolSize", HEAP, 'a size such as "128m" or "1g"').toUpperCase(),
+        limits: limits("mysql"),
     };
+    const bufferPool = heapBytes(mysql.bufferPoolSize);
+    if (bufferPool !== undefined && mysql.limits.memoryMb * MIB < bufferPool + MYSQL_OVERHEAD_MB * MIB) {
+        const needed = Math.ceil(bufferPool / MIB) + MYSQL_OVERHEAD_MB;
+        r.conflict(
+            `${r.qualified("mysqlMemoryMb")} ${mysql.limits.memoryMb} does not cover ${r.qualified("mysqlBufferPoolSize")} ` +
+                `"${r.lookupRaw("mysqlBufferPoolSize")}" plus ${MYSQL_OVERHEAD_MB} MB for the rest of the server; ` +
+                `set mysqlMemoryMb to at least ${needed}, or a smaller buffer pool.`,
+        );
+    }
     if (mysql.user.toLowerCase() === "root") {
         r.problem("mysqlUser", mysql.user, "a user other than root (root gets its own generated password)");
     }
@@ -190,6 +248,7 @@ export function parseStackConfig(
         heapMax: r.string("elasticsearchHeapMax", HEAP, heapExpected),
         publishedHttp: dataPublished(r.port("elasticsearchHttpHostPort")),
         publishedTransport: dataPublished(r.port("elasticsearchTransportHostPort")),
+        limits: limits("elasticsearch"),
     };
     const min = heapBytes(elasticsearch.heapMin);
     const max = heapBytes(elasticsearch.heapMax);
@@ -197,6 +256,14 @@ export function parseStackConfig(
         r.conflict(
             `${r.qualified("elasticsearchHeapMin")} "${elasticsearch.heapMin}" is above ` +
                 `${r.qualified("elasticsearchHeapMax")} "${elasticsearch.heapMax}"; the minimum heap must not exceed the maximum.`,
+        );
+    }
+    if (max !== undefined && max > elasticsearch.limits.memoryMb * MIB * ELASTICSEARCH_MAX_HEAP_SHARE) {
+        const needed = Math.ceil(max / MIB / ELASTICSEARCH_MAX_HEAP_SHARE);
+        r.conflict(
+            `${r.qualified("elasticsearchHeapMax")} "${elasticsearch.heapMax}" is more than half of ` +
+                `${r.qualified("elasticsearchMemoryMb")} ${elasticsearch.limits.memoryMb}; the other half is for off-heap memory ` +
+                `and the file system cache: set elasticsearchMemoryMb to at least ${needed}, or a smaller heap.`,
         );
     }
 
@@ -210,6 +277,7 @@ export function parseStackConfig(
         containerName: r.dockerName("appContainerName", prefix),
         published: { ip: publishAddress, port: r.port("appHostPort") },
         contentDir: r.folder("appContentDir", { relative: true, checkExists: true }),
+        limits: limits("app"),
     };
     if (app.contentDir !== "" && DOCKER_HOST.test(docker.host) && !localEngine) {
         r.conflict(
@@ -244,6 +312,7 @@ export function parseStackConfig(
             extraFilesPath: r.string("jupyterExtraFilesPath", ABSOLUTE_CONTAINER_PATH, "an absolute path in the container"),
             derivedImageName: r.imageRef("jupyterImageName"),
             buildPlatform,
+            limits: limits("jupyter"),
         };
     }
 
@@ -289,6 +358,7 @@ export function parseStackConfig(
         docker,
         publicHost,
         restartPolicy,
+        log,
         data,
         networkName,
         mysql,
@@ -298,7 +368,9 @@ export function parseStackConfig(
     };
 }
 
-/** The size in bytes of a JVM heap setting, or undefined if it is not one. */
+const MIB = 1024 ** 2;
+
+/** The size in bytes of a JVM heap (or buffer pool) setting, or undefined if it is not one. */
 export function heapBytes(size: string): number | undefined {
     const match = HEAP.exec(size);
     if (!match) return undefined;

@@ -27,6 +27,11 @@ export class ConfigReader {
         return `${this.namespace}:${key}`;
     }
 
+    /** The raw value of a key, as set, for messages. */
+    lookupRaw(key: string): string | undefined {
+        return this.lookup(key);
+    }
+
     /** Records a problem with `key`: the message names the key and the value. */
     problem(key: string, value: unknown, expected: string): void {
         const shown = value === undefined ? "no value" : JSON.stringify(value);
@@ -86,6 +91,22 @@ export class ConfigReader {
             return 0;
         }
         return port;
+    }
+
+    /**
+     * A whole number from `min` to `max`; NaN when it is not one, so that no check comparing it
+     * with another key reports a second problem for the same value.
+     */
+    integer(key: string, min: number, max: number): number {
+        const expected = `an integer from ${min} to ${max}`;
+        const value = this.raw(key, expected);
+        if (value === undefined) return NaN;
+        const n = /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+        if (!(n >= min && n <= max)) {
+            this.problem(key, value, expected);
+            return NaN;
+        }
+        return n;
     }
 
     /** A name Docker accepts for a container, a volume or a network, with `prefix` in front. */

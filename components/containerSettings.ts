@@ -1,12 +1,15 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { Published, RestartPolicy } from "./config";
+import type { LogRotation } from "./runtimeSettings";
 
 /** Settings every service container of the stack shares. */
 export interface ServiceSettings {
     /** The stack's Docker network; services join it under their service name. */
     readonly network: docker.Network;
     readonly restartPolicy: RestartPolicy;
+    /** Log rotation of every container. */
+    readonly log: LogRotation;
     /** Labels put on every container and volume of the stack (see `stackLabels`). */
     readonly labels: Readonly<Record<string, string>>;
 }

@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { DataConfig, ElasticsearchConfig } from "./config";
 import { ServiceSettings, envList, fixedContainerOptions, onNetwork, publishedPort, pulledImage, serviceLabels } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
+import { ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
 
 export interface ElasticsearchArgs extends ServiceSettings {
     readonly config: ElasticsearchConfig;
@@ -15,6 +16,29 @@ export const ELASTICSEARCH_TRANSPORT_PORT = 9300;
 export const ELASTICSEARCH_DATA_PATH = "/usr/share/elasticsearch/data";
 /** The JVM start and a first cluster-state recovery take well over the provider's 60 s default. */
 export const ELASTICSEARCH_WAIT_TIMEOUT_SECONDS = 300;
+
+/**
+ * What the image's entrypoint needs, found on the engine with everything else dropped: started
+ * as root, it changes to uid 1000, gid 0 with `chroot --userspec=1000:0 /`, which needs
+ * SYS_CHROOT ("cannot change root directory"), SETGID ("failed to set supplemental groups") and
+ * SETUID ("failed to set user-ID").
+ */
+export const ELASTICSEARCH_CAPABILITIES = ["SETGID", "SETUID", "SYS_CHROOT"];
+
+/** The Elasticsearch container's limits, logs, privileges and stop. */
+export function elasticsearchRuntime(config: ElasticsearchConfig, log: ServiceRuntime["log"]): ServiceRuntime {
+    return {
+        memoryMb: config.limits.memoryMb,
+        cpus: config.limits.cpus,
+        log,
+        // The node closes its shards and exits 0 on SIGTERM (tini, PID 1, passes it on).
+        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
+        // The root filesystem stays writable: the node creates config/elasticsearch.keystore on
+        // its first start and its temporary folder under /tmp, and a tmpfs over config/ would
+        // hide the image's own settings.
+        security: { noNewPrivileges: true, capabilities: ELASTICSEARCH_CAPABILITIES },
+    };
+}
 
 /** Healthy once the single-node cluster answers with at least yellow status (the 7.x images ship curl). */
 export const ELASTICSEARCH_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
@@ -80,6 +104,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
                 waitTimeout: ELASTICSEARCH_WAIT_TIMEOUT_SECONDS,
                 restart: args.restartPolicy,
                 labels: serviceLabels(args.labels, ELASTICSEARCH_ALIAS),
+                ...containerRuntimeArgs(elasticsearchRuntime(config, args.log)),
             } satisfies docker.ContainerArgs,
             fixedContainerOptions(this),
         );

@@ -4,10 +4,12 @@ import * as random from "@pulumi/random";
 import type { DataConfig, JupyterConfig, RestartPolicy } from "./config";
 import { bindMount, envList, fixedContainerOptions, publishedPort, pulledImage, secretFile, serviceLabels } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
+import { LogRotation, ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
 
 export interface JupyterWorkspaceArgs {
     readonly config: JupyterConfig;
     readonly restartPolicy: RestartPolicy;
+    readonly log: LogRotation;
     readonly labels: Readonly<Record<string, string>>;
     readonly data: DataConfig;
     readonly publicHost: string;
@@ -21,6 +23,34 @@ export const JUPYTER_TOKEN_FILE = "/run/secrets/jupyter_token";
 export const JUPYTER_BUILD_DIR = "jupyter";
 /** A first start on a new volume chowns it and starts JupyterLab; give it room. */
 export const JUPYTER_WAIT_TIMEOUT_SECONDS = 300;
+
+/**
+ * What the image's start-up script needs, found on the engine with everything else dropped:
+ * as root it chowns the notebooks folder (CHOWN), then drops to the notebook user with `sudo`
+ * (SETUID, SETGID, and AUDIT_WRITE: "sudo: unable to send audit message: Operation not
+ * permitted"); the image's health check runs as root and reads the server's runtime file in
+ * the notebook user's 0700 folder (DAC_OVERRIDE: without it the container never turns healthy).
+ */
+export const JUPYTER_CAPABILITIES = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
+
+/** The Jupyter container's limits, logs, privileges and stop. */
+export function jupyterRuntime(config: JupyterConfig, log: LogRotation): ServiceRuntime {
+    return {
+        memoryMb: config.limits.memoryMb,
+        cpus: config.limits.cpus,
+        log,
+        // tini (PID 1) passes SIGTERM to the server, which shuts its kernels down and exits.
+        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
+        // The root filesystem stays writable: the start-up script writes /etc/sudoers.d as root on
+        // every start, and the provider copies the token file into "/" before the start.
+        // `jupyterGrantSudo` asks for root inside the container: sudo refuses to run under
+        // no-new-privileges ("prevents sudo from running as root"), and a root user is only
+        // useful with Docker's default capabilities, so both restrictions are off for it alone.
+        security: config.grantSudo
+            ? { noNewPrivileges: false, capabilities: "docker-default" }
+            : { noNewPrivileges: true, capabilities: JUPYTER_CAPABILITIES },
+    };
+}
 
 /** True when the config asks for anything beyond the pinned base image. */
 export function hasExtras(config: JupyterConfig): boolean {
@@ -128,6 +158,7 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
                 waitTimeout: JUPYTER_WAIT_TIMEOUT_SECONDS,
                 restart: args.restartPolicy,
                 labels: serviceLabels(args.labels, JUPYTER_SERVICE),
+                ...containerRuntimeArgs(jupyterRuntime(config, args.log)),
             } satisfies docker.ContainerArgs,
             fixedContainerOptions(this),
         );

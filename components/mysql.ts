@@ -13,6 +13,7 @@ import {
     serviceLabels,
 } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
+import { ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
 
 export interface MySqlArgs extends ServiceSettings {
     readonly config: MySqlConfig;
@@ -25,6 +26,30 @@ export const MYSQL_PASSWORD_FILE = "/run/secrets/mysql_password";
 /** The name other services reach MySQL by on the stack's network, as in the guide's compose file. */
 export const MYSQL_ALIAS = "mysql";
 export const MYSQL_PORT = 3306;
+/**
+ * What the image's entrypoint needs, found on the engine with everything else dropped: as root it
+ * chowns a data folder that is not yet mysql's (CHOWN: a restored or bind-mounted one; a new
+ * volume already is), walks the 0700 data folders of an initialised volume on every later start
+ * (DAC_OVERRIDE: without it `find` fails with "Permission denied" and the container exits 1), then
+ * `gosu mysql` changes user (SETUID, SETGID: "failed switching to mysql: operation not permitted").
+ */
+export const MYSQL_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
+
+/** The MySQL container's limits, logs, privileges and stop. */
+export function mysqlRuntime(config: MySqlConfig, log: ServiceRuntime["log"]): ServiceRuntime {
+    return {
+        memoryMb: config.limits.memoryMb,
+        cpus: config.limits.cpus,
+        log,
+        // mysqld shuts down cleanly on SIGTERM (the image sets no STOPSIGNAL): InnoDB flushes and
+        // the server logs "Shutdown complete" and exits 0, if it is given the time.
+        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
+        // The root filesystem stays writable: the provider copies the secret files into "/" before
+        // the start, which Docker refuses for a read-only root ("container rootfs is marked read-only").
+        security: { noNewPrivileges: true, capabilities: MYSQL_CAPABILITIES },
+    };
+}
+
 /** A first start initialises the data directory before MySQL accepts connections; minutes, not seconds. */
 export const MYSQL_WAIT_TIMEOUT_SECONDS = 300;
 
@@ -90,6 +115,8 @@ export class MySql extends pulumi.ComponentResource {
             {
                 name: config.containerName,
                 image: image.imageId,
+                // The image's own command, with the buffer pool the memory limit was checked against.
+                command: ["mysqld", `--innodb-buffer-pool-size=${config.bufferPoolSize}`],
                 envs: envList({
                     MYSQL_DATABASE: config.database,
                     MYSQL_PASSWORD_FILE: MYSQL_PASSWORD_FILE,
@@ -108,6 +135,7 @@ export class MySql extends pulumi.ComponentResource {
                 waitTimeout: MYSQL_WAIT_TIMEOUT_SECONDS,
                 restart: args.restartPolicy,
                 labels: serviceLabels(args.labels, MYSQL_ALIAS),
+                ...containerRuntimeArgs(mysqlRuntime(config, args.log)),
             } satisfies docker.ContainerArgs,
             fixedContainerOptions(this),
         );

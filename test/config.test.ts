@@ -31,6 +31,10 @@ describe("the dev stack's config", () => {
             user: "BAS_DEV_RW",
             database: "bas_dev",
             published: { ip: "0.0.0.0", port: 3306 },
+            bufferPoolSize: "128M",
+            limits: { memoryMb: 512, cpus: "1", stopGraceSeconds: 60 },
+            rootPassword: undefined,
+            password: undefined,
         });
         expect(config.elasticsearch).toEqual({
             image: "elasticsearch:7.8.1",
@@ -40,6 +44,7 @@ describe("the dev stack's config", () => {
             heapMax: "512m",
             publishedHttp: { ip: "0.0.0.0", port: 9200 },
             publishedTransport: { ip: "0.0.0.0", port: 9300 },
+            limits: { memoryMb: 1024, cpus: "1", stopGraceSeconds: 60 },
         });
         expect(config.app.containerName).toBe("sb-app");
         expect(config.app.published).toEqual({ ip: "0.0.0.0", port: 3000 });
@@ -159,7 +164,7 @@ describe("bad config", () => {
     });
 
     it("accepts a minimum heap equal to the maximum in other units", () => {
-        expect(parse({ elasticsearchHeapMin: "1024m", elasticsearchHeapMax: "1g" }).elasticsearch.heapMax).toBe("1g");
+        expect(parse({ elasticsearchHeapMin: "1024m", elasticsearchHeapMax: "1g", elasticsearchMemoryMb: 2048 }).elasticsearch.heapMax).toBe("1g");
     });
 
     it.each([
@@ -216,6 +221,7 @@ describe("bad config", () => {
             elasticsearchHeapMin: "2g",
             elasticsearchHeapMax: "1g",
             restartPolicy: "sometimes",
+            elasticsearchMemoryMb: 2048,
         });
         expect(found).toHaveLength(6);
         expect(found.join("\n")).toMatch(/mysqlHostPort: "0"/);
@@ -224,6 +230,52 @@ describe("bad config", () => {
         expect(found.join("\n")).toMatch(/mysqlDatabase: ""/);
         expect(found.join("\n")).toMatch(/elasticsearchHeapMin "2g" is above/);
         expect(found.join("\n")).toMatch(/restartPolicy: "sometimes"/);
+    });
+});
+
+describe("limits, logs and grace periods", () => {
+    it("reads each service's limits, sized per service, and one log rotation for every container", () => {
+        const config = parse();
+        expect(config.log).toEqual({ driver: "json-file", maxSize: "10m", maxFiles: 3 });
+        expect([config.mysql.limits, config.elasticsearch.limits, config.app.limits, config.jupyter?.limits]).toEqual([
+            { memoryMb: 512, cpus: "1", stopGraceSeconds: 60 },
+            { memoryMb: 1024, cpus: "1", stopGraceSeconds: 60 },
+            { memoryMb: 256, cpus: "0.5", stopGraceSeconds: 10 },
+            { memoryMb: 4096, cpus: "2", stopGraceSeconds: 30 },
+        ]);
+    });
+
+    it.each([
+        ["logDriver", "syslog", 'one of "json-file", "local"'],
+        ["logMaxSize", "10", 'a log file size such as "10m" (k, m or g)'],
+        ["logMaxSize", "10mb", 'a log file size such as "10m" (k, m or g)'],
+        ["logMaxFiles", "0", "an integer from 1 to 100"],
+        ["mysqlMemoryMb", "32", "an integer from 64 to 1048576"],
+        ["appMemoryMb", "256m", "an integer from 64 to 1048576"],
+        ["jupyterCpus", "0", 'a number of CPUs above 0 such as "0.5" or "2" (at most two decimals)'],
+        ["appCpus", "-1", 'a number of CPUs above 0 such as "0.5" or "2" (at most two decimals)'],
+        ["elasticsearchCpus", "1.125", 'a number of CPUs above 0 such as "0.5" or "2" (at most two decimals)'],
+        ["mysqlStopGraceSeconds", "0", "an integer from 1 to 3600"],
+        ["elasticsearchStopGraceSeconds", "1.5", "an integer from 1 to 3600"],
+        ["mysqlBufferPoolSize", "128MB", 'a size such as "128m" or "1g"'],
+    ])("refuses %s %j, saying what is allowed", (key, value, expected) => {
+        expect(problems({ [key]: value })).toEqual([`${PROJECT}:${key}: ${JSON.stringify(value)} is not valid; expected ${expected}.`]);
+    });
+
+    it("refuses a MySQL limit that does not cover the buffer pool plus the server's overhead, naming both keys", () => {
+        expect(problems({ mysqlMemoryMb: 767, mysqlBufferPoolSize: "512m" })).toEqual([
+            `${PROJECT}:mysqlMemoryMb 767 does not cover ${PROJECT}:mysqlBufferPoolSize "512m" plus 256 MB for the rest of the server; set mysqlMemoryMb to at least 768, or a smaller buffer pool.`,
+        ]);
+        expect(parse({ mysqlMemoryMb: 768, mysqlBufferPoolSize: "512m" }).mysql.bufferPoolSize).toBe("512M");
+        // The image's default buffer pool (128M) needs 384 MB.
+        expect(problems({ mysqlMemoryMb: 383 })).toHaveLength(1);
+    });
+
+    it("refuses an Elasticsearch heap above half its memory limit, naming both keys", () => {
+        expect(problems({ elasticsearchMemoryMb: 1000 })).toEqual([
+            `${PROJECT}:elasticsearchHeapMax "512m" is more than half of ${PROJECT}:elasticsearchMemoryMb 1000; the other half is for off-heap memory and the file system cache: set elasticsearchMemoryMb to at least 1024, or a smaller heap.`,
+        ]);
+        expect(parse({ elasticsearchHeapMin: "1g", elasticsearchHeapMax: "1g", elasticsearchMemoryMb: 2048 }).elasticsearch.limits.memoryMb).toBe(2048);
     });
 });
 

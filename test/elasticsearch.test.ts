@@ -62,7 +62,7 @@ describe("sb-elasticsearch in the dev stack", () => {
 
 describe("sb-elasticsearch with other config", () => {
     it("takes its heap from config", async () => {
-        const declared = await declareStack("dev", { elasticsearchHeapMin: "1g", elasticsearchHeapMax: "2g" });
+        const declared = await declareStack("dev", { elasticsearchHeapMin: "1g", elasticsearchHeapMax: "2g", elasticsearchMemoryMb: 4096 });
         expect(envMap(declared.container("elasticsearch-container").inputs.envs).ES_JAVA_OPTS).toBe(javaOpts("1g", "2g"));
         expect(javaOpts("1g", "2g")).toBe("-Xms1g -Xmx2g -Dlog4j2.formatMsgNoLookups=true");
     });

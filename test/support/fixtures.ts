@@ -16,6 +16,7 @@ export function jupyterConfig(overrides: Partial<JupyterConfig> = {}): JupyterCo
         extraFilesPath: "/home/jovyan/templates",
         derivedImageName: "jupyter_nltk:dev",
         buildPlatform: "linux/amd64",
+        limits: { memoryMb: 4096, cpus: "2", stopGraceSeconds: 30 },
         ...overrides,
     };
 }
