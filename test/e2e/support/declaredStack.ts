@@ -53,25 +53,39 @@ export async function bringUp(stack: string, overrides: Record<string, unknown> 
     const engine = new DockerEngine({ buildLabel: { [LABEL]: `stack-${stack}` }, journal: journalOf(stack), log });
     const started = Date.now();
     const failures: unknown[] = [];
-    const recording: typeof engine.engine = (r) =>
-        engine.engine(r).catch((err: unknown) => {
-            failures.push(err);
+    // The first failure ends the bring-up, as it ends `pulumi up`: the resources waiting on the
+    // failed one would otherwise wait for ever.
+    let failed: (err: unknown) => void = () => undefined;
+    const firstFailure = new Promise<undefined>((resolve) => (failed = () => resolve(undefined)));
+    const fail = (err: unknown) => {
+        failures.push(err);
+        failed(err);
+    };
+    const inFlight = new Set<Promise<unknown>>();
+    const recording: typeof engine.engine = (r) => {
+        const work = engine.engine(r).catch((err: unknown) => {
+            fail(err);
             throw err;
         });
+        inFlight.add(work);
+        void work.catch(() => undefined).finally(() => inFlight.delete(work));
+        return work;
+    };
     // A resource that fails rejects promises inside the Pulumi SDK that the program never
     // awaits (as under the CLI, which reports them); they are recorded here instead of
     // ending the test process.
-    const unhandled = (reason: unknown) => void failures.push(reason);
-    process.on("unhandledRejection", unhandled);
+    process.on("unhandledRejection", fail);
     let run: ProgramRun | undefined;
     try {
-        run = await runProgram(stack, stackConfig(stack, { ...standInImages(), ...overrides }), recording);
+        run = await Promise.race([runProgram(stack, stackConfig(stack, { ...standInImages(), ...overrides }), recording), firstFailure]);
     } catch (err) {
         failures.push(err);
     } finally {
-        process.off("unhandledRejection", unhandled);
+        process.off("unhandledRejection", fail);
     }
     if (failures.length > 0 || !run) {
+        // What was under way when the first failure came finishes before everything is removed.
+        await Promise.allSettled([...inFlight]);
         await engine.removeEverything().catch(() => undefined);
         throw failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
     }
