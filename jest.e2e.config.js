@@ -5,6 +5,9 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test/e2e"],
   testMatch: ["**/*.e2e.test.ts"],
+  // The real `pulumi up` suite has its own config (npm run test:pulumi): it needs the Pulumi CLI
+  // and pulls the real images, so it runs in the pull-request workflow, not here.
+  testPathIgnorePatterns: ["/node_modules/", "/pulumi-up\\.e2e\\.test\\.ts$"],
   testTimeout: 600000,
   // The images every suite runs on are built once, before the suites start side by side.
   globalSetup: "<rootDir>/test/e2e/support/globalSetup.ts",
