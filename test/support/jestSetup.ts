@@ -6,10 +6,12 @@
  */
 
 /**
- * A module loaded on first use: the SDK `require`s `@npmcli/arborist` and `typescript` when it
- * loads, for serialising JavaScript functions into closures (`computeCodePaths`, `parseFunction`),
- * which a Docker program never does. They are a third of each load. Reports `__esModule` itself
- * so that `__importStar` hands this proxy back instead of copying (and so loading) every export.
+ * A module loaded on first use. On every load the SDK `require`s modules that a program run
+ * against mocks never uses: `@npmcli/arborist` and `typescript`, for serialising JavaScript
+ * functions into closures (`computeCodePaths`, `parseFunction`), and its own Automation API.
+ * They were nearly half of each load. Reports `__esModule` itself so that `__importStar` hands
+ * this proxy back instead of copying (and so loading) every export; anything that does use one
+ * (the stack command's tests use the Automation API) gets the real module through it.
  */
 function loadedOnFirstUse(name: string): object {
     let actual: Record<string | symbol, unknown> | undefined;
@@ -26,6 +28,7 @@ function loadedOnFirstUse(name: string): object {
 }
 jest.mock("@npmcli/arborist", () => loadedOnFirstUse("@npmcli/arborist"));
 jest.mock("typescript", () => loadedOnFirstUse("typescript"));
+jest.mock("@pulumi/pulumi/automation", () => loadedOnFirstUse("@pulumi/pulumi/automation"));
 
 /**
  * The SDK records a stack trace on every promise it makes (`debuggablePromise`), shown only when
