@@ -11,8 +11,9 @@ import os from "os";
 import path from "path";
 import { TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
+import { bringUp, claimStackNames, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
 import { ensureBaseImages } from "./support/images";
+import { expectCleanStop, expectRuntimeApplied } from "./support/runtimeChecks";
 import {
     expectAppHealthy,
     expectJupyterWorks,
@@ -38,8 +39,11 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
     const row = `kept across destroy ${new Date().toISOString()}`;
     const hostFolder = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-notebooks-"));
 
+    let release = () => undefined as void;
+
     beforeAll(async () => {
         await ensureBaseImages();
+        release = await claimStackNames("dev");
         await removeLeftovers("dev");
         first = await bringUp("dev", {}, log);
         const path = criticalPath(first.engine);
@@ -50,6 +54,7 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         await second?.engine.removeEverything();
         await first?.engine.removeEverything();
         fs.rmSync(hostFolder, { recursive: true, force: true });
+        release();
     }, 300_000);
 
     it("runs every container the program declares, each healthy", async () => {
@@ -86,6 +91,10 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         expect(mounts.find((m) => m.Destination === "/home/jovyan/work/notebooks")).toMatchObject({ Type: "volume", Name: volume });
     });
 
+    it("runs every container with its memory and CPU limits, log rotation, only its image's capabilities, no-new-privileges and its stop settings", async () => {
+        await expectRuntimeApplied(first);
+    });
+
     it("keeps every password and the token out of each container's environment, labels, command lines and logs", async () => {
         await expectSecretsHidden(first, [first.outputs.mysqlPassword, first.outputs.mysqlRootPassword, jupyterLogin(first).token]);
     });
@@ -96,6 +105,12 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         expect(await stackContainers(first)).toEqual([]);
         await expect(first.docker.getNetwork("sb-network").inspect()).rejects.toMatchObject({ statusCode: 404 });
         for (const name of volumes) expect((await first.docker.getVolume(name).inspect()).Name).toBe(name);
+        // Each stopped within its grace period with exit code 0, the stores with their own last words.
+        const stops = new Map(first.engine.stops.map((s) => [s.name, s]));
+        for (const s of first.engine.stops) log(`${s.name} stopped in ${s.seconds.toFixed(1)} s (timeout ${s.timeoutSeconds} s), exit code ${s.exitCode}`);
+        expectCleanStop(stops.get("sb-mysql"), "sb-mysql", /Shutdown complete/);
+        expectCleanStop(stops.get("sb-elasticsearch"), "sb-elasticsearch", /"message":"closed"/);
+        for (const name of ["sb-app", "jupyter"]) expect({ name, exitCode: stops.get(name)?.exitCode }).toEqual({ name, exitCode: 0 });
     }, 300_000);
 
     it("comes back onto the kept data with the same passwords set as secret config, and Jupyter on a host folder", async () => {

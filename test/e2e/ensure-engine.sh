@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Make sure a Docker engine answers before the e2e tests run.
 #
-# Does nothing when `docker info` already works. Otherwise (as root, on Debian) installs
-# docker.io and debootstrap with apt if they are missing, starts dockerd in the background
+# As root on Debian, installs with apt what is missing of docker.io, debootstrap and
+# docker-compose; then, unless `docker info` already works, starts dockerd in the background
 # with its log in a temporary file, and waits until `docker info` answers.
 # Exits non-zero with a message saying what is missing when it cannot.
 set -euo pipefail
@@ -11,30 +11,34 @@ timeout_s="${ENGINE_WAIT_SECONDS:-60}"
 
 say() { printf 'ensure-engine: %s\n' "$*" >&2; }
 
+# What the suites need besides the engine: debootstrap for the base image, docker-compose for
+# the guide's own deployment (the adoption suite). Installed when missing and this runs as root.
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "missing ${missing[*]}, and this script cannot install them (it needs root and apt-get)"
+  else
+    say "installing ${missing[*]} with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" ca-certificates >/dev/null
+  fi
+fi
+
 if docker info >/dev/null 2>&1; then
-  say "a Docker engine already answers; nothing to do"
+  say "a Docker engine already answers"
   exit 0
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
-  say "no Docker engine answers and this script is not running as root, so it cannot install or start one"
+  say "no Docker engine answers and this script is not running as root, so it cannot start one"
   say "start dockerd yourself (or run this script as root) and retry"
   exit 1
 fi
-
-missing=()
-command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
-if [ "${#missing[@]}" -gt 0 ]; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    say "missing ${missing[*]} and there is no apt-get to install them"
-    exit 1
-  fi
-  say "installing ${missing[*]} with apt"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" ca-certificates >/dev/null
-fi
+command -v dockerd >/dev/null 2>&1 || { say "dockerd could not be installed"; exit 1; }
 
 # The Docker CLI may come from another package than the daemon; both must be on PATH.
 command -v docker >/dev/null 2>&1 || { say "dockerd is installed but the docker CLI is not on PATH"; exit 1; }

@@ -4,6 +4,7 @@
  * Pulumi's mocks, and the stack's image config points at local stand-ins (nothing can be
  * pulled). Nothing else of the stack's config is changed unless a test says so.
  */
+import fs from "fs";
 import os from "os";
 import path from "path";
 import Docker from "dockerode";
@@ -30,6 +31,36 @@ export interface DeclaredStack extends LiveStack {
     readonly run: ProgramRun;
     /** From the program's start to the last resource done (s). */
     readonly seconds: number;
+}
+
+/**
+ * Claims the dev stack's fixed names and host ports (sb-mysql, 3306, ...) for one suite at a
+ * time: the suites run side by side, and more than one brings up the dev stack. Resolves, once
+ * no other suite holds it, to the function that lets go of it.
+ */
+export async function claimStackNames(stack: string): Promise<() => void> {
+    const lock = path.join(os.tmpdir(), `sb-e2e-names-${stack}.lock`);
+    for (;;) {
+        try {
+            fs.mkdirSync(lock);
+            fs.writeFileSync(path.join(lock, "pid"), String(process.pid));
+            return () => fs.rmSync(lock, { recursive: true, force: true });
+        } catch {
+            // Held: by a live suite, wait; by a process that is gone, take it over.
+            const holder = Number(fs.readFileSync(path.join(lock, "pid"), { encoding: "utf8", flag: "a+" }) || 0);
+            if (holder > 0 && !alive(holder)) fs.rmSync(lock, { recursive: true, force: true });
+            else await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+    }
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 function journalOf(stack: string): string {
