@@ -18,12 +18,14 @@ export const ELASTICSEARCH_DATA_PATH = "/usr/share/elasticsearch/data";
 export const ELASTICSEARCH_WAIT_TIMEOUT_SECONDS = 300;
 
 /**
- * What the image's entrypoint needs, found on the engine with everything else dropped: started
- * as root, it changes to uid 1000, gid 0 with `chroot --userspec=1000:0 /`, which needs
+ * What the image needs, found on the engine with everything else dropped: started as root, its
+ * entrypoint changes to uid 1000, gid 0 with `chroot --userspec=1000:0 /`, which needs
  * SYS_CHROOT ("cannot change root directory"), SETGID ("failed to set supplemental groups") and
- * SETUID ("failed to set user-ID").
+ * SETUID ("failed to set user-ID"); tini, PID 1 and root, passes `docker stop`'s SIGTERM on to
+ * the node, another user's process, which needs KILL (without it: "[FATAL tini] Unexpected
+ * error when forwarding signal", exit code 1, and the node never shuts down cleanly).
  */
-export const ELASTICSEARCH_CAPABILITIES = ["SETGID", "SETUID", "SYS_CHROOT"];
+export const ELASTICSEARCH_CAPABILITIES = ["KILL", "SETGID", "SETUID", "SYS_CHROOT"];
 
 /** The Elasticsearch container's limits, logs, privileges and stop. */
 export function elasticsearchRuntime(config: ElasticsearchConfig, log: ServiceRuntime["log"]): ServiceRuntime {

@@ -25,13 +25,16 @@ export const JUPYTER_BUILD_DIR = "jupyter";
 export const JUPYTER_WAIT_TIMEOUT_SECONDS = 300;
 
 /**
- * What the image's start-up script needs, found on the engine with everything else dropped:
- * as root it chowns the notebooks folder (CHOWN), then drops to the notebook user with `sudo`
- * (SETUID, SETGID, and AUDIT_WRITE: "sudo: unable to send audit message: Operation not
- * permitted"); the image's health check runs as root and reads the server's runtime file in
- * the notebook user's 0700 folder (DAC_OVERRIDE: without it the container never turns healthy).
+ * What the image needs, found on the engine with everything else dropped: as root its start-up
+ * script chowns the notebooks folder (CHOWN), then runs the server as the notebook user through
+ * `sudo` (SETUID, SETGID, and AUDIT_WRITE: "sudo: unable to send audit message: Operation not
+ * permitted"); sudo, root, passes `docker stop`'s SIGTERM on to the server, another user's
+ * process (KILL: without it "sudo: kill(15, SIGTERM): Operation not permitted" and the server
+ * is killed at the end of the grace period); the image's health check runs as root and reads
+ * the server's runtime file in the notebook user's 0700 folder (DAC_OVERRIDE: without it the
+ * container never turns healthy).
  */
-export const JUPYTER_CAPABILITIES = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
+export const JUPYTER_CAPABILITIES = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"];
 
 /** The Jupyter container's limits, logs, privileges and stop. */
 export function jupyterRuntime(config: JupyterConfig, log: LogRotation): ServiceRuntime {

@@ -39,13 +39,13 @@ describe("containerRuntimeArgs", () => {
 const expected: Record<string, Record<string, { memory: number; cpus: string; grace: number; adds: string[] }>> = {
     dev: {
         "sb-mysql": { memory: 512, cpus: "1", grace: 60, adds: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"] },
-        "sb-elasticsearch": { memory: 1024, cpus: "1", grace: 60, adds: ["SETGID", "SETUID", "SYS_CHROOT"] },
+        "sb-elasticsearch": { memory: 1024, cpus: "1", grace: 60, adds: ["KILL", "SETGID", "SETUID", "SYS_CHROOT"] },
         "sb-app": { memory: 256, cpus: "0.5", grace: 10, adds: [] },
-        jupyter: { memory: 4096, cpus: "2", grace: 30, adds: ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"] },
+        jupyter: { memory: 4096, cpus: "2", grace: 30, adds: ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"] },
     },
     prod: {
         "prod-sb-mysql": { memory: 1024, cpus: "2", grace: 120, adds: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"] },
-        "prod-sb-elasticsearch": { memory: 2048, cpus: "2", grace: 120, adds: ["SETGID", "SETUID", "SYS_CHROOT"] },
+        "prod-sb-elasticsearch": { memory: 2048, cpus: "2", grace: 120, adds: ["KILL", "SETGID", "SETUID", "SYS_CHROOT"] },
         "prod-sb-app": { memory: 256, cpus: "1", grace: 10, adds: [] },
     },
 };

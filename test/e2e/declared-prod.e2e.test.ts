@@ -7,10 +7,12 @@
  * Without an engine the suite is skipped with a message; run test/e2e/ensure-engine.sh.
  */
 import crypto from "crypto";
+import fs from "fs";
 import { TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
 import { bringUp, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
 import { ensureBaseImages } from "./support/images";
+import { expectCleanStop, expectRuntimeApplied, floodLog } from "./support/runtimeChecks";
 import {
     answers,
     expectAppHealthy,
@@ -18,6 +20,7 @@ import {
     expectRunningAndHealthy,
     expectSecretsHidden,
     listeningAddresses,
+    readRows,
 } from "./support/stackChecks";
 
 const engine = engineAnswers();
@@ -69,6 +72,33 @@ describeWithEngine(`the declared prod stack on a real Docker engine (${engine.re
     it("keeps every password out of each container's environment, labels, command lines and logs", async () => {
         await expectSecretsHidden(prod, [prod.outputs.mysqlPassword, prod.outputs.mysqlRootPassword]);
     });
+
+    it("runs every container with its memory and CPU limits, log rotation, only its image's capabilities, no-new-privileges and its stop settings", async () => {
+        await expectRuntimeApplied(prod);
+    });
+
+    it("keeps at most the configured number of log files however much a container writes", async () => {
+        const app = prod.run.resources.find((r) => r.type === TYPES.container && r.inputs.name === "prod-sb-app")!.inputs;
+        const maxFiles = Number(app.logOpts["max-file"]);
+        const maxBytes = parseInt(app.logOpts["max-size"], 10) * 1024 * 1024;
+        // Twice what the rotation keeps: without rotation the log would hold it all.
+        const files = floodLog("prod-sb-app", maxFiles * maxBytes * 2);
+        const sizes = files.map((f) => fs.statSync(f).size);
+        expect(files.length).toBeLessThanOrEqual(maxFiles);
+        expect(files.length).toBeGreaterThan(1);
+        for (const size of sizes) expect(size).toBeLessThanOrEqual(maxBytes * 1.1);
+        await expectAppHealthy(prod);
+    }, 300_000);
+
+    it("replaces prod-sb-mysql with a clean shutdown: SIGTERM, InnoDB flushed, exit code 0, then healthy again on the same data", async () => {
+        const table = `e2e_${crypto.randomBytes(4).toString("hex")}`;
+        await expectMysqlRoundTrip(prod, table, "before the replacement");
+        const stop = await prod.engine.replace("mysql-container");
+        log(`prod-sb-mysql stopped in ${stop.seconds.toFixed(1)} s (timeout ${stop.timeoutSeconds} s), exit code ${stop.exitCode}`);
+        expectCleanStop(stop, "prod-sb-mysql", /Shutdown complete/);
+        await expectRunningAndHealthy(prod);
+        expect(await readRows(prod, table)).toEqual(["before the replacement"]);
+    }, 600_000);
 
     it("refuses a destroy, as Pulumi does for the protected data volumes", async () => {
         await expect(prod.engine.destroy()).rejects.toThrow(/destroy refused: .*mysql-data.*protected/);

@@ -40,6 +40,25 @@ export interface Created {
     destroy?: () => Promise<void>;
 }
 
+/** How a container ended when the runner deleted it, as the provider's delete saw it. */
+export interface StopRecord {
+    /** The container's name. */
+    name: string;
+    /** The stop timeout sent (`destroyGraceSeconds`, or 0). */
+    timeoutSeconds: number;
+    /** From the stop request to the container's exit. */
+    seconds: number;
+    exitCode: number;
+    /** The last lines of its log, read before it was removed. */
+    logTail: string;
+}
+
+/** `docker run --cpus` as the provider parses it (docker/cli opts.ParseCPUs): a decimal, in billionths of a CPU. */
+export function nanoCpus(value: string): number {
+    if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`"${value}" is not a number of CPUs`);
+    return Math.round(Number(value) * 1e9);
+}
+
 /** The kinds of resource an interrupted run can leave behind on the engine. */
 const JOURNALLED: string[] = [TYPES.container, TYPES.network, TYPES.volume];
 
@@ -134,6 +153,8 @@ export interface EngineOptions {
  */
 export class DockerEngine {
     readonly created: Created[] = [];
+    /** Every container the runner stopped and removed, in order. */
+    readonly stops: StopRecord[] = [];
     /** What `destroy` let go of (`retainOnDelete`): still on the engine, for `removeEverything`. */
     private readonly leftBehind: Created[] = [];
     /** Docker clients by provider id (the stack's explicit provider says which engine). */
@@ -357,7 +378,10 @@ export class DockerEngine {
         const i = r.inputs;
         onlyFields(
             i,
-            ["name", "image", "envs", "user", "labels", "ports", "volumes", "mounts", "networksAdvanced", "healthcheck", "restart", "init", "uploads", "wait", "waitTimeout"],
+            [
+                "name", "image", "command", "envs", "user", "labels", "ports", "volumes", "mounts", "networksAdvanced", "healthcheck", "restart", "init", "uploads", "wait", "waitTimeout",
+                "memory", "cpus", "logDriver", "logOpts", "securityOpts", "capabilities", "readOnly", "tmpfs", "destroyGraceSeconds", "stopSignal", "stopTimeout",
+            ],
             where,
         );
         const client = this.client(r);
@@ -369,16 +393,45 @@ export class DockerEngine {
             RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: 0 },
             // `init`: "Configured whether an init process should be injected for this container." The provider always sends it.
             Init: i.init ?? false,
-            // The provider's default `logDriver` ("The logging driver to use for the container. Defaults to `json-file`").
-            LogConfig: { Type: "json-file", Config: {} },
+            // `logDriver`: "The logging driver to use for the container. Defaults to `json-file`";
+            // `logOpts`: "Key/value pairs to use as options for the logging driver" (LogConfig.Config).
+            LogConfig: { Type: i.logDriver ?? "json-file", Config: i.logOpts ?? {} },
+            // `readOnly`: "If `true`, the container will be started as readonly" (ReadonlyRootfs).
+            ReadonlyRootfs: i.readOnly ?? false,
+            // `securityOpts`: "List of string values to customize labels for MLS systems, such as
+            // SELinux"; the provider sends them as SecurityOpt (after taking out `systempaths=`
+            // entries, which the stack never sets).
+            SecurityOpt: i.securityOpts ?? [],
+            // `memory`: "The memory limit for the container in MBs" (HostConfig.Memory, in bytes).
+            ...(i.memory ? { Memory: i.memory * 1024 * 1024 } : {}),
+            // `cpus`: "Specify how much of the available CPU resources a container can use. e.g a
+            // value of 1.5 means the container is guaranteed at most one and a half of the CPUs"
+            // (HostConfig.NanoCpus, parsed as `docker run --cpus`).
+            ...(i.cpus ? { NanoCpus: nanoCpus(i.cpus) } : {}),
+            // `tmpfs`: "A map of container directories which should be replaced by `tmpfs mounts`,
+            // and their corresponding mount options" (HostConfig.Tmpfs).
+            ...(i.tmpfs ? { Tmpfs: i.tmpfs } : {}),
             Mounts: [],
             Binds: [],
             PortBindings: {},
         };
+        // `capabilities`: "Add or drop certain linux capabilities": `adds` "List of linux
+        // capabilities to add", `drops` "List of linux capabilities to drop" (CapAdd, CapDrop).
+        if (i.capabilities) {
+            onlyFields(i.capabilities, ["adds", "drops"], `${where}.capabilities`);
+            hostConfig.CapAdd = i.capabilities.adds ?? [];
+            hostConfig.CapDrop = i.capabilities.drops ?? [];
+        }
         const create: Docker.ContainerCreateOptions = {
             // `name`: "The name of the container."
             name: i.name,
             Image: i.image,
+            // `command`: "The command to use to start the container" (Cmd; the image's when unset).
+            ...(i.command ? { Cmd: i.command } : {}),
+            // `stopSignal`: "Signal to stop a container (default `SIGTERM`)"; `stopTimeout`: "Timeout
+            // (in seconds) to stop a container" (Config.StopSignal, Config.StopTimeout).
+            ...(i.stopSignal ? { StopSignal: i.stopSignal } : {}),
+            ...(i.stopTimeout !== undefined ? { StopTimeout: i.stopTimeout } : {}),
             // `envs`: "Environment variables to set in the form of `KEY=VALUE`".
             Env: i.envs ?? [],
             // `user`: "User used for run the first process. Format is `user` or `user:group`".
@@ -433,13 +486,24 @@ export class DockerEngine {
 
         const container = await client.createContainer(create);
         const destroy = async () => {
-            // Delete: ContainerStop with a timeout of `destroyGraceSeconds` ("If defined will
-            // attempt to stop the container before destroying. Container will be destroyed after
-            // `n` seconds or on successful stop"), 0 when unset; then ContainerRemove with
-            // `removeVolumes` (default true: anonymous volumes) and force.
-            await container.stop({ t: 0 }).catch((err: { statusCode?: number }) => {
-                if (err.statusCode !== 304 && err.statusCode !== 404) throw err;
+            // Delete (`resourceDockerContainerDelete`): ContainerStop with a timeout of
+            // `destroyGraceSeconds` ("If defined will attempt to stop the container before
+            // destroying. Container will be destroyed after `n` seconds or on successful stop"),
+            // 0 when unset or 0: the container's stop signal, then SIGKILL after the timeout. Then
+            // ContainerRemove with `removeVolumes` (default true: anonymous volumes) and force.
+            const timeoutSeconds = i.destroyGraceSeconds > 0 ? i.destroyGraceSeconds : 0;
+            const stopping = Date.now();
+            let stopped = true;
+            await container.stop({ t: timeoutSeconds }).catch((err: { statusCode?: number }) => {
+                if (err.statusCode === 404) stopped = false;
+                else if (err.statusCode !== 304) throw err;
             });
+            if (stopped) {
+                const seconds = (Date.now() - stopping) / 1000;
+                const state = await container.inspect().catch(() => undefined);
+                const logTail = await container.logs({ stdout: true, stderr: true, tail: 15 }).then((b) => demux(b)).catch(() => "");
+                if (state) this.stops.push({ name: i.name, timeoutSeconds, seconds, exitCode: state.State.ExitCode, logTail });
+            }
             await container.remove({ v: true, force: true });
         };
         try {
@@ -498,6 +562,26 @@ export class DockerEngine {
             }
             await new Promise((resolve) => setTimeout(resolve, 1000));
         }
+    }
+
+    /**
+     * What `pulumi up` does to replace a container that has `deleteBeforeReplace` (as every
+     * container of the stack with a fixed name has): the old one deleted as the provider
+     * deletes it, then a new one created from the same declaration. Resolves with how the old
+     * one stopped.
+     */
+    async replace(logicalName: string): Promise<StopRecord> {
+        const index = this.created.findIndex((c) => c.resource.name === logicalName);
+        const old = this.created[index];
+        if (!old || old.resource.type !== TYPES.container) throw new Error(`replace: no container named ${logicalName} was created`);
+        if (old.resource.opts.deleteBeforeReplace !== true) throw new Error(`replace: ${logicalName} is replaced create-first; the runner replaces delete-first only`);
+        const before = this.stops.length;
+        await old.destroy!();
+        const started = Date.now();
+        const result = await this.container(old.resource);
+        this.created[index] = { resource: old.resource, id: result.id, started, finished: Date.now(), destroy: result.destroy };
+        this.writeJournal();
+        return this.stops[before];
     }
 
     /**
