@@ -127,6 +127,83 @@ export const productionDataVolumesProtected: ResourceValidationPolicy = {
     }),
 };
 
+/**
+ * Capabilities a container may add back after dropping them all: those the stack's images need
+ * at start-up and to pass a stop signal on (see each component), all in Docker's default set.
+ * Anything else (NET_ADMIN, SYS_ADMIN, SYS_PTRACE, ...) needs a reviewed change here.
+ */
+export const ALLOWED_CAPABILITIES = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID", "SYS_CHROOT"];
+/** Docker's default capability set (moby oci/caps/defaults.go), kept by a container that drops nothing. */
+export const DOCKER_DEFAULT_CAPABILITIES = [
+    "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+    "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
+];
+
+type ContainerCheck = (container: docker.ContainerArgs & { name?: string }, report: (message: string) => void) => void;
+
+/**
+ * One rule as two policies: mandatory for production containers (a violation stops the
+ * preview and the update), advisory for the others (reported, nothing stopped), so a dev
+ * stack hears about it without being blocked.
+ */
+function runtimeRule(name: string, description: string, check: ContainerCheck): ResourceValidationPolicy[] {
+    const forEnvironment = (production: boolean) =>
+        validateResourceOfType(docker.Container, (container, _args, report) => {
+            if (isProduction(container.labels) === production) check(container as any, report);
+        });
+    return [
+        { name, description: `${description} Mandatory in production.`, enforcementLevel: "mandatory", validateResource: forEnvironment(true) },
+        { name: `${name}-advisory`, description: `${description} Advisory outside production.`, enforcementLevel: "advisory", validateResource: forEnvironment(false) },
+    ];
+}
+
+export const [memoryLimit, memoryLimitAdvisory] = runtimeRule(
+    "memory-limit",
+    "Every container has a memory limit, so a leak cannot take the host and the other services down.",
+    (container, report) => {
+        if (!container.memory || (container.memory as number) <= 0) report(`Container "${container.name}" has no memory limit; set "memory" (MB).`);
+    },
+);
+
+export const [logRotation, logRotationAdvisory] = runtimeRule(
+    "log-rotation",
+    'Every container logs with "json-file" or "local" and a "max-size" and "max-file", so its logs cannot fill the disk.',
+    (container, report) => {
+        const driver = (container.logDriver as string | undefined) ?? "json-file";
+        const opts = (container.logOpts ?? {}) as Record<string, string>;
+        if (!["json-file", "local"].includes(driver) || !opts["max-size"] || !opts["max-file"]) {
+            report(`Container "${container.name}" does not rotate its logs; use logDriver "json-file" or "local" with logOpts "max-size" and "max-file".`);
+        }
+    },
+);
+
+export const [noNewPrivileges, noNewPrivilegesAdvisory] = runtimeRule(
+    "no-new-privileges",
+    "Every container runs with no-new-privileges: no setuid binary can raise a process's privileges.",
+    (container, report) => {
+        const opts = (container.securityOpts ?? []) as string[];
+        if (!opts.some((o) => /^no-new-privileges(?::true|=true)?$/.test(o))) {
+            report(`Container "${container.name}" allows new privileges; add "no-new-privileges:true" to "securityOpts".`);
+        }
+    },
+);
+
+export const [allowedCapabilities, allowedCapabilitiesAdvisory] = runtimeRule(
+    "allowed-capabilities",
+    `Every container drops all capabilities and adds back only allowed ones (${ALLOWED_CAPABILITIES.join(", ")}).`,
+    (container, report) => {
+        const caps = (container.capabilities ?? {}) as { adds?: string[]; drops?: string[] };
+        const normal = (c: string) => c.toUpperCase().replace(/^CAP_/, "");
+        const dropsAll = (caps.drops ?? []).map(normal).includes("ALL");
+        const kept = dropsAll ? (caps.adds ?? []).map(normal) : [...DOCKER_DEFAULT_CAPABILITIES, ...(caps.adds ?? []).map(normal)];
+        const beyond = [...new Set(kept.filter((c) => !ALLOWED_CAPABILITIES.includes(c)))].sort();
+        if (beyond.length > 0) {
+            const how = dropsAll ? "adds" : "keeps Docker's default set, with";
+            report(`Container "${container.name}" ${how} ${beyond.join(", ")} beyond the allowed capabilities; drop "ALL" and add back only what its image needs.`);
+        }
+    },
+);
+
 export const policies: ResourceValidationPolicy[] = [
     noPrivilegedContainers,
     pinnedImages,
@@ -136,4 +213,12 @@ export const policies: ResourceValidationPolicy[] = [
     fixedNamesReplacedDeleteFirst,
     productionDataPortsOnLoopback,
     productionDataVolumesProtected,
+    memoryLimit,
+    memoryLimitAdvisory,
+    logRotation,
+    logRotationAdvisory,
+    noNewPrivileges,
+    noNewPrivilegesAdvisory,
+    allowedCapabilities,
+    allowedCapabilitiesAdvisory,
 ];

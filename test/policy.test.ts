@@ -1,6 +1,14 @@
 import type { PolicyResourceOptions, ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/policy";
 import {
+    allowedCapabilities,
+    allowedCapabilitiesAdvisory,
     fixedNamesReplacedDeleteFirst,
+    logRotation,
+    logRotationAdvisory,
+    memoryLimit,
+    memoryLimitAdvisory,
+    noNewPrivileges,
+    noNewPrivilegesAdvisory,
     healthCheck,
     noPrivilegedContainers,
     noSecretsInEnv,
@@ -52,6 +60,11 @@ function goodContainer(overrides: Record<string, any> = {}): Candidate {
             envs: ["MYSQL_USER=app", "MYSQL_PASSWORD_FILE=/run/secrets/p"],
             ports: [{ internal: 3306, external: 3306, ip: "0.0.0.0" }],
             labels: [{ label: "org.smartbuilding.environment", value: "development" }],
+            memory: 512,
+            logDriver: "json-file",
+            logOpts: { "max-size": "10m", "max-file": "3" },
+            securityOpts: ["no-new-privileges:true"],
+            capabilities: { drops: ["ALL"], adds: ["CHOWN", "SETUID", "SETGID"] },
             ...overrides,
         },
         opts: { deleteBeforeReplace: true },
@@ -65,8 +78,10 @@ describe("the policy rules", () => {
         for (const policy of policies) expect({ policy: policy.name, found: await violations(policy, goodContainer()) }).toEqual({ policy: policy.name, found: [] });
     });
 
-    it("are all mandatory, so a violation stops the update", () => {
-        expect(policies.map((p) => p.enforcementLevel)).toEqual(policies.map(() => "mandatory"));
+    it("are all mandatory, so a violation stops the update, except the advisory twins of the runtime rules for stacks outside production", () => {
+        const advisory = policies.filter((p) => p.enforcementLevel === "advisory").map((p) => p.name);
+        expect(advisory).toEqual(["memory-limit-advisory", "log-rotation-advisory", "no-new-privileges-advisory", "allowed-capabilities-advisory"]);
+        expect(policies.filter((p) => p.enforcementLevel !== "advisory").map((p) => p.enforcementLevel)).toEqual(policies.filter((p) => p.enforcementLevel !== "advisory").map(() => "mandatory"));
         expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length);
     });
 
@@ -173,6 +188,52 @@ describe("the policy rules", () => {
         });
     });
 
+    describe.each([
+        ["memory-limit", memoryLimit, memoryLimitAdvisory, { memory: undefined }, 'Container "sb-mysql" has no memory limit; set "memory" (MB).'],
+        ["memory-limit (0)", memoryLimit, memoryLimitAdvisory, { memory: 0 }, 'Container "sb-mysql" has no memory limit; set "memory" (MB).'],
+        [
+            "log-rotation",
+            logRotation,
+            logRotationAdvisory,
+            { logOpts: { "max-size": "10m" } },
+            'Container "sb-mysql" does not rotate its logs; use logDriver "json-file" or "local" with logOpts "max-size" and "max-file".',
+        ],
+        [
+            "log-rotation (syslog)",
+            logRotation,
+            logRotationAdvisory,
+            { logDriver: "syslog" },
+            'Container "sb-mysql" does not rotate its logs; use logDriver "json-file" or "local" with logOpts "max-size" and "max-file".',
+        ],
+        ["no-new-privileges", noNewPrivileges, noNewPrivilegesAdvisory, { securityOpts: [] }, 'Container "sb-mysql" allows new privileges; add "no-new-privileges:true" to "securityOpts".'],
+        [
+            "allowed-capabilities",
+            allowedCapabilities,
+            allowedCapabilitiesAdvisory,
+            { capabilities: { drops: ["ALL"], adds: ["CHOWN", "NET_ADMIN", "SYS_ADMIN"] } },
+            'Container "sb-mysql" adds NET_ADMIN, SYS_ADMIN beyond the allowed capabilities; drop "ALL" and add back only what its image needs.',
+        ],
+        [
+            "allowed-capabilities (nothing dropped)",
+            allowedCapabilities,
+            allowedCapabilitiesAdvisory,
+            { capabilities: undefined },
+            'Container "sb-mysql" keeps Docker\'s default set, with FOWNER, FSETID, MKNOD, NET_BIND_SERVICE, NET_RAW, SETFCAP, SETPCAP beyond the allowed capabilities; drop "ALL" and add back only what its image needs.',
+        ],
+    ])("%s", (_name, mandatory, advisory, overrides, message) => {
+        it("stops a production container that breaks it", async () => {
+            expect(await violations(mandatory, goodContainer({ labels: production, ...overrides }))).toEqual([message]);
+            expect(await violations(advisory, goodContainer({ labels: production, ...overrides }))).toEqual([]);
+        });
+
+        it("only advises a development container that breaks it", async () => {
+            expect(await violations(advisory, goodContainer(overrides))).toEqual([message]);
+            expect(await violations(mandatory, goodContainer(overrides))).toEqual([]);
+            expect(advisory.enforcementLevel).toBe("advisory");
+            expect(mandatory.enforcementLevel).toBe("mandatory");
+        });
+    });
+
     describe("production-data-volumes-protected", () => {
         const volume = (labels: any, protect: boolean): Candidate => ({ type: TYPES.volume, props: { name: "prod-mysql_volume", labels }, opts: { protect } });
 
@@ -204,6 +265,27 @@ async function stackViolations(run: ProgramRun, checked: ResourceValidationPolic
 describe.each(committedStacks())("the committed %s stack", (stack) => {
     it("passes every policy", async () => {
         expect(await stackViolations(await runProgram(stack, stackConfig(stack)), policies)).toEqual([]);
+    });
+});
+
+describe("the runtime policies against a stack that leaves them out", () => {
+    /** The program's own containers, each stripped of one setting, as a hand edit or a new component might leave them. */
+    async function strippedViolations(stack: string, field: string): Promise<string[]> {
+        const run = await runProgram(stack, stackConfig(stack));
+        const stripped = { ...run, resources: run.resources.map((r) => (r.type === TYPES.container ? { ...r, inputs: { ...r.inputs, [field]: undefined } } : r)) };
+        return stackViolations(stripped, policies);
+    }
+
+    it.each([
+        ["memory", "memory-limit"],
+        ["logOpts", "log-rotation"],
+        ["securityOpts", "no-new-privileges"],
+        ["capabilities", "allowed-capabilities"],
+    ])("stop the prod stack without %s on its containers (%s), and only advise the dev stack", async (field, rule) => {
+        const prod = await strippedViolations("prod", field);
+        expect(prod.map((v) => v.split(":")[0])).toEqual(["prod-sb-mysql", "prod-sb-elasticsearch", "prod-sb-app"].map(() => rule));
+        const dev = await strippedViolations("dev", field);
+        expect(dev.map((v) => v.split(":")[0])).toEqual(["sb-mysql", "sb-elasticsearch", "sb-app", "jupyter"].map(() => `${rule}-advisory`));
     });
 });
 
