@@ -1,5 +1,6 @@
 import * as docker from "@pulumi/docker";
 import { ResourceValidationPolicy, validateResourceOfType } from "@pulumi/policy";
+import type { Unwrap } from "@pulumi/pulumi";
 import { isPinnedImageRef } from "../components/configReader";
 import { ENVIRONMENT_LABEL } from "../components/containerSettings";
 
@@ -139,7 +140,7 @@ export const DOCKER_DEFAULT_CAPABILITIES = [
     "NET_BIND_SERVICE", "NET_RAW", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT",
 ];
 
-type ContainerCheck = (container: docker.ContainerArgs & { name?: string }, report: (message: string) => void) => void;
+type ContainerCheck = (container: Unwrap<docker.ContainerArgs>, report: (message: string) => void) => void;
 
 /**
  * One rule as two policies: mandatory for production containers (a violation stops the
@@ -149,7 +150,7 @@ type ContainerCheck = (container: docker.ContainerArgs & { name?: string }, repo
 function runtimeRule(name: string, description: string, check: ContainerCheck): ResourceValidationPolicy[] {
     const forEnvironment = (production: boolean) =>
         validateResourceOfType(docker.Container, (container, _args, report) => {
-            if (isProduction(container.labels) === production) check(container as any, report);
+            if (isProduction(container.labels) === production) check(container, report);
         });
     return [
         { name, description: `${description} Mandatory in production.`, enforcementLevel: "mandatory", validateResource: forEnvironment(true) },
@@ -161,7 +162,7 @@ export const [memoryLimit, memoryLimitAdvisory] = runtimeRule(
     "memory-limit",
     "Every container has a memory limit, so a leak cannot take the host and the other services down.",
     (container, report) => {
-        if (!container.memory || (container.memory as number) <= 0) report(`Container "${container.name}" has no memory limit; set "memory" (MB).`);
+        if (!container.memory || container.memory <= 0) report(`Container "${container.name}" has no memory limit; set "memory" (MB).`);
     },
 );
 
@@ -169,8 +170,8 @@ export const [logRotation, logRotationAdvisory] = runtimeRule(
     "log-rotation",
     'Every container logs with "json-file" or "local" and a "max-size" and "max-file", so its logs cannot fill the disk.',
     (container, report) => {
-        const driver = (container.logDriver as string | undefined) ?? "json-file";
-        const opts = (container.logOpts ?? {}) as Record<string, string>;
+        const driver = container.logDriver ?? "json-file";
+        const opts = container.logOpts ?? {};
         if (!["json-file", "local"].includes(driver) || !opts["max-size"] || !opts["max-file"]) {
             report(`Container "${container.name}" does not rotate its logs; use logDriver "json-file" or "local" with logOpts "max-size" and "max-file".`);
         }
@@ -181,7 +182,7 @@ export const [noNewPrivileges, noNewPrivilegesAdvisory] = runtimeRule(
     "no-new-privileges",
     "Every container runs with no-new-privileges: no setuid binary can raise a process's privileges.",
     (container, report) => {
-        const opts = (container.securityOpts ?? []) as string[];
+        const opts = container.securityOpts ?? [];
         if (!opts.some((o) => /^no-new-privileges(?::true|=true)?$/.test(o))) {
             report(`Container "${container.name}" allows new privileges; add "no-new-privileges:true" to "securityOpts".`);
         }
@@ -192,7 +193,7 @@ export const [allowedCapabilities, allowedCapabilitiesAdvisory] = runtimeRule(
     "allowed-capabilities",
     `Every container drops all capabilities and adds back only allowed ones (${ALLOWED_CAPABILITIES.join(", ")}).`,
     (container, report) => {
-        const caps = (container.capabilities ?? {}) as { adds?: string[]; drops?: string[] };
+        const caps = container.capabilities ?? {};
         const normal = (c: string) => c.toUpperCase().replace(/^CAP_/, "");
         const dropsAll = (caps.drops ?? []).map(normal).includes("ALL");
         const kept = dropsAll ? (caps.adds ?? []).map(normal) : [...DOCKER_DEFAULT_CAPABILITIES, ...(caps.adds ?? []).map(normal)];
