@@ -120,6 +120,8 @@ export interface JupyterConfig {
     readonly extraFilesPath: string;
     /** Local tag of the derived image, built only when there are extras. */
     readonly derivedImageName: string;
+    /** The login token set in config (as a secret), or undefined to have one generated. */
+    readonly token?: pulumi.Output<string>;
     readonly buildPlatform: string;
     readonly limits: ServiceLimits;
 }
@@ -152,6 +154,8 @@ export const MYSQL_OVERHEAD_MB = 256;
  */
 export const ELASTICSEARCH_MAX_HEAP_SHARE = 0.5;
 const MIN_PASSWORD_LENGTH = 12;
+/** Jupyter's own generated tokens are 48 hex digits; the stack command generates 32 letters and digits. */
+const MIN_TOKEN_LENGTH = 32;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/;
 const ABSOLUTE_CONTAINER_PATH = /^\/[A-Za-z0-9_./-]*$/;
 const IMAGE_TAG = /^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
@@ -311,6 +315,7 @@ export function parseStackConfig(
             extraFilesDir: r.folder("jupyterExtraFilesDir", { relative: true, checkExists: true }),
             extraFilesPath: r.string("jupyterExtraFilesPath", ABSOLUTE_CONTAINER_PATH, "an absolute path in the container"),
             derivedImageName: r.imageRef("jupyterImageName"),
+            token: r.secret("jupyterToken", MIN_TOKEN_LENGTH),
             buildPlatform,
             limits: limits("jupyter"),
         };

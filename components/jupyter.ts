@@ -140,7 +140,8 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
             );
         }
 
-        const token = new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this });
+        // From config, where `npm run up` keeps it across destroy; generated only when unset.
+        const token = config.token ?? new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this }).result;
 
         this.container = new docker.Container(
             `${name}-container`,
@@ -151,7 +152,7 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
                 // server itself runs as the notebook user.
                 user: "root",
                 envs: jupyterEnv(config),
-                uploads: [secretFile(JUPYTER_TOKEN_FILE, token.result, NOTEBOOK_UID)],
+                uploads: [secretFile(JUPYTER_TOKEN_FILE, token, NOTEBOOK_UID)],
                 ports: publishedPort(config.containerPort, config.published),
                 volumes: this.volume ? [{ volumeName: this.volume.name, containerPath: config.mountPath }] : [],
                 mounts: config.hostFolder ? [bindMount(config.hostFolder, config.mountPath, false)] : [],
@@ -168,7 +169,7 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
 
         this.containerName = this.container.name;
         this.volumeName = this.volume?.name;
-        this.url = pulumi.secret(pulumi.interpolate`http://${args.publicHost}:${config.published.port}/lab?token=${token.result}`);
+        this.url = pulumi.secret(pulumi.interpolate`http://${args.publicHost}:${config.published.port}/lab?token=${token}`);
         this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName, url: this.url });
     }
 }

@@ -114,6 +114,26 @@ describe("the Jupyter workspace's switches", () => {
         expect(jupyter.inputs.user).toBe("root");
     });
 
+    it("takes the token kept in config, as a secret, and generates none", async () => {
+        const token = "kept-in-config-0123456789abcdefghijklmn";
+        const run = await runProgram("dev", stackConfig("dev", { jupyterToken: token }));
+        const declared = new Declared(run);
+        expect(declared.ofType(TYPES.password).map((p) => p.name)).not.toContain("jupyter-token");
+        expect(declared.container("jupyter-container").inputs.uploads[0]).toMatchObject({ file: "/run/secrets/jupyter_token", content: token, owner: "1000" });
+        expect(declared.container("jupyter-container").secretInputs).toEqual(new Set(["uploads"]));
+        expect(await run.pulumi.isSecret(run.outputs.jupyterUrl)).toBe(true);
+        expect(await valueOf(run.outputs.jupyterUrl)).toBe(`http://localhost:5000/lab?token=${token}`);
+    });
+
+    it("declares no generated secret at all once the stack command keeps them all in config", async () => {
+        const declared = await declareStack("dev", {
+            mysqlRootPassword: "root-password-kept-in-config",
+            mysqlPassword: "user-password-kept-in-config",
+            jupyterToken: "token-kept-in-config-0123456789abcdef",
+        });
+        expect(declared.ofType(TYPES.password)).toEqual([]);
+    });
+
     it("binds an existing host folder instead of the volume, and declares no volume", async () => {
         const folder = fs.mkdtempSync(path.join(os.tmpdir(), "notebooks-"));
         try {

@@ -154,4 +154,10 @@ describe("sb-mysql with passwords set in config", () => {
         expect(error.message).not.toContain("hunter2");
         expect(declared).toEqual([]);
     });
+
+    it("refuses a Jupyter token shorter than a generated one, without printing it", async () => {
+        const { error } = await runFailingProgram("dev", stackConfig("dev", { jupyterToken: "short-token-123" }));
+        expect(error.message).toContain("smart-building:jupyterToken: the value set is too short; expected at least 32 characters.");
+        expect(error.message).not.toContain("short-token-123");
+    });
 });

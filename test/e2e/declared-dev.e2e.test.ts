@@ -9,9 +9,10 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
-import { TYPES } from "../support/program";
+import { keepSecrets } from "../../scripts/stackSecrets";
+import { PROJECT, TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, claimStackNames, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
+import { bringUp, claimStackNames, ConfigStore, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
 import { ensureBaseImages } from "./support/images";
 import { expectCleanStop, expectRuntimeApplied } from "./support/runtimeChecks";
 import {
@@ -33,6 +34,7 @@ const describeWithEngine = engine.ok ? describe : describe.skip;
 const log = (line: string) => process.stderr.write(`dev stack: ${line}\n`);
 
 describeWithEngine(`the declared dev stack on a real Docker engine (${engine.reason})`, () => {
+    const config = new ConfigStore();
     let first: DeclaredStack;
     let second: DeclaredStack | undefined;
     const table = `e2e_${crypto.randomBytes(4).toString("hex")}`;
@@ -45,7 +47,9 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         await ensureBaseImages();
         release = await claimStackNames("dev");
         await removeLeftovers("dev");
-        first = await bringUp("dev", {}, log);
+        // What `npm run up` does first: the passwords and the token kept in the stack's config.
+        expect(await keepSecrets(config, PROJECT, log)).toEqual(["mysqlRootPassword", "mysqlPassword", "jupyterToken"]);
+        first = await bringUp("dev", config.overrides(), log);
         const path = criticalPath(first.engine);
         log(`up in ${first.seconds.toFixed(1)} s; critical path ${path.seconds.toFixed(1)} s (${path.chain.join(" -> ")}); all work in series ${path.serialSeconds.toFixed(1)} s`);
     }, 900_000);
@@ -113,13 +117,12 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         for (const name of ["sb-app", "jupyter"]) expect({ name, exitCode: stops.get(name)?.exitCode }).toEqual({ name, exitCode: 0 });
     }, 300_000);
 
-    it("comes back onto the kept data with the same passwords set as secret config, and Jupyter on a host folder", async () => {
-        second = await bringUp(
-            "dev",
-            { mysqlPassword: first.outputs.mysqlPassword, mysqlRootPassword: first.outputs.mysqlRootPassword, jupyterHostFolder: hostFolder },
-            log,
-        );
+    it("comes back onto the kept data after destroy with no step by hand, the passwords kept in config, and Jupyter on a host folder", async () => {
+        // The next `npm run up` finds every secret in the stack's config and sets nothing.
+        expect(await keepSecrets(config, PROJECT, log)).toEqual([]);
+        second = await bringUp("dev", { ...config.overrides(), jupyterHostFolder: hostFolder }, log);
         expect(second.outputs.mysqlPassword).toBe(first.outputs.mysqlPassword);
+        expect(jupyterLogin(second).token).toBe(jupyterLogin(first).token);
         await expectRunningAndHealthy(second);
         expect(await readRows(second, table)).toEqual([row]);
         await expectAppHealthy(second);

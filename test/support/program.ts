@@ -6,20 +6,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { asConfigString, ProjectFile, readProjectFile, withDefaults } from "../../scripts/projectConfig";
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
 
 // Each run loads a fresh Pulumi SDK, which listens for the process's exit.
 process.setMaxListeners(100);
 
-/** The project's Pulumi.yaml: its name is the config namespace, its `config:` block the defaults. */
-interface ProjectFile {
-    name: string;
-    config: Record<string, { type: string; description: string; default?: unknown; items?: unknown; secret?: boolean }>;
-}
-
 export function projectFile(): ProjectFile {
-    return parse(fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")) as ProjectFile;
+    return readProjectFile(PROJECT_DIR);
 }
 
 export const PROJECT = projectFile().name;
@@ -39,28 +34,13 @@ export function stackFile(stack: string): Record<string, unknown> {
     return file.config ?? {};
 }
 
-/** Config values as the Pulumi CLI hands them to a program: strings, with arrays and objects as JSON. */
-function asConfigString(value: unknown): string {
-    if (typeof value === "string") return value;
-    if (typeof value === "number" || typeof value === "boolean") return String(value);
-    return JSON.stringify(value);
-}
-
 /**
  * What the CLI gives the program for `stack`: the project's defaults from Pulumi.yaml,
  * overridden by the stack file, then by `overrides` (keys without namespace; `undefined`
  * removes a key). Keys are returned without the project namespace.
  */
 export function stackConfig(stack: string | undefined, overrides: Record<string, unknown> = {}): Record<string, string> {
-    const values: Record<string, string> = {};
-    for (const [key, decl] of Object.entries(projectFile().config)) {
-        if (decl.default !== undefined) values[key] = asConfigString(decl.default);
-    }
-    if (stack) {
-        for (const [key, value] of Object.entries(stackFile(stack))) {
-            if (key.startsWith(`${PROJECT}:`)) values[key.slice(PROJECT.length + 1)] = asConfigString(value);
-        }
-    }
+    const values = withDefaults(projectFile(), stack ? stackFile(stack) : {});
     for (const [key, value] of Object.entries(overrides)) {
         if (value === undefined) delete values[key];
         else values[key] = asConfigString(value);

@@ -14,6 +14,35 @@ import { DockerEngine } from "./engine";
 import { IMAGES, JUPYTER_STANDIN } from "./images";
 import { LABEL } from "./docker";
 import type { LiveStack } from "./stackChecks";
+import type { ConfigurableStack } from "../../../scripts/stackSecrets";
+
+/**
+ * A stack's config as the stack command keeps it (scripts/stackSecrets.ts, adoptCommand.ts), in
+ * memory: what `npm run up` and `npm run adopt` would set with the Pulumi CLI, handed to
+ * `bringUp` as overrides.
+ */
+export class ConfigStore implements ConfigurableStack {
+    private readonly values = new Map<string, { value: string; secret: boolean }>();
+
+    constructor(private readonly outputsOf: () => Record<string, unknown> = () => ({})) {}
+
+    async getAllConfig() {
+        return Object.fromEntries(this.values);
+    }
+
+    async setConfig(key: string, value: string, secret: boolean) {
+        this.values.set(key, { value, secret });
+    }
+
+    async outputs() {
+        return Object.fromEntries(Object.entries(this.outputsOf()).map(([k, value]) => [k, { value }]));
+    }
+
+    /** The values set, without the project's namespace, as `bringUp` overrides. */
+    overrides(): Record<string, string> {
+        return Object.fromEntries([...this.values].map(([key, v]) => [key.slice(key.indexOf(":") + 1), v.value]));
+    }
+}
 
 /** The stack's image keys pointed at the local stand-ins (test/e2e/fixtures). */
 export function standInImages(): Record<string, string> {
