@@ -27,11 +27,13 @@ import * as readline from "readline";
 // Types only here: the SDK is loaded once there is something to run (usage is shown without it).
 import type { DestroyOptions, PreviewOptions, PulumiCommand, RefreshOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import type { CliInstaller } from "./pulumiCli";
+import { keepSecrets } from "./stackSecrets";
+import type { ConfigurableStack } from "./stackSecrets";
 
 export const DEFAULT_STACK = "dev";
 export const POLICY_PACK = "policy";
 
-const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs> [-- flags]
+const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs|adopt> [-- flags]
        npm run stack -- <any pulumi command> [flags]
   The stack: --stack <name> (or -s), else $STACK, else ${DEFAULT_STACK}.
   up, destroy and refresh show what they would change and ask first; --yes skips the question.
@@ -39,7 +41,9 @@ const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs> [-- flags]
   --target-dependents, --exclude-dependents, --refresh, --diff, --message, --parallel,
   --expect-no-changes, --continue-on-error, --debug, --suppress-outputs, --suppress-progress
   (where Pulumi has them); with any other flag they go to the Pulumi CLI as typed.
-  outputs [name]: the stack's outputs, secrets shown.`;
+  outputs [name]: the stack's outputs, secrets shown.
+  adopt [--compose-file <docker-compose.yml>] [--yes]: take over the guide's hand-made deployment.
+  up first keeps the stack's passwords and Jupyter token in its encrypted config (generated once).`;
 
 /** Where the command writes, and how it asks. */
 export interface Terminal {
@@ -47,6 +51,8 @@ export interface Terminal {
     err(text: string): void;
     /** The line typed in answer to `question`, or undefined when the input has ended. */
     ask(question: string): Promise<string | undefined>;
+    /** As `ask`, without showing what is typed (passwords). */
+    askHidden(question: string): Promise<string | undefined>;
     /**
      * Whether a command passed to the CLI gets this process's own terminal (its prompts, its
      * colours), rather than having its output handed to `out` and `err`.
@@ -229,11 +235,30 @@ export async function stackCommand(argv: string[], options: StackCommandOptions)
             { pulumiCommand: cli, envVars, secretsProvider: "passphrase" },
         );
 
+        const configurable = configurableStack(stack, cli, stackName, projectDir, envVars);
         const operation = OPERATIONS[verb];
         const flags = operation && operationFlags(operation, args);
+        if (operation === "up" && flags) {
+            const project = (await stack.workspace.projectSettings()).name;
+            await keepSecrets(configurable, project, say);
+        }
         if (operation && flags) {
             streamed = true;
             return await runOperation(stack, operation, flags, terminal);
+        }
+        if (verb === "adopt") {
+            const { adoptCommand } = await import("./adoptCommand");
+            return await adoptCommand(configurable, {
+                projectDir,
+                stackName,
+                args,
+                terminal,
+                up: async (yes) => {
+                    await keepSecrets(configurable, (await stack.workspace.projectSettings()).name, say);
+                    streamed = true;
+                    return runOperation(stack, "up", operationFlags("up", yes ? ["--yes"] : [])!, terminal);
+                },
+            });
         }
         if (verb === "outputs" && args.length <= 1 && !args.some((a) => a.startsWith("-"))) return await showOutputs(stack, args[0], terminal);
         // As typed, on the stack; `outputs` with flags is `stack output --show-secrets` with them.
@@ -315,6 +340,29 @@ async function showOutputs(stack: Stack, name: string | undefined, terminal: Ter
     return 0;
 }
 
+/**
+ * The stack as the config commands use it (stackSecrets.ts, adoptCommand.ts): reads through the
+ * Automation API, and sets each value with `pulumi config set`, the value on its standard input.
+ */
+function configurableStack(stack: Stack, cli: PulumiCommand, stackName: string, projectDir: string, envVars: Record<string, string>): ConfigurableStack {
+    return {
+        getAllConfig: () => stack.getAllConfig(),
+        outputs: () => stack.outputs(),
+        setConfig: (key, value, secret) =>
+            new Promise<void>((resolve, reject) => {
+                const env = { ...process.env, ...envVars };
+                if (path.isAbsolute(cli.command)) env.PATH = `${path.dirname(cli.command)}${path.delimiter}${env.PATH ?? ""}`;
+                const args = ["config", "set", key, secret ? "--secret" : "--plaintext", "--stack", stackName, "--non-interactive"];
+                const child = spawn(cli.command, args, { cwd: projectDir, env, stdio: ["pipe", "ignore", "pipe"] });
+                let stderr = "";
+                child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+                child.on("error", reject);
+                child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set ${key} failed: ${stderr.trim()}`))));
+                child.stdin.end(value);
+            }),
+    };
+}
+
 /** Runs the CLI with `args` as typed, on this project's state, in the user's terminal. */
 function passThrough(cli: PulumiCommand, args: string[], projectDir: string, envVars: Record<string, string>, terminal: Terminal): Promise<number> {
     const env = { ...process.env, ...envVars };
@@ -355,6 +403,39 @@ export function processTerminal(): Terminal {
                 });
                 lines.once("close", () => resolve(answer));
                 process.stderr.write(question);
+            }),
+        askHidden: (question) =>
+            new Promise((resolve) => {
+                process.stderr.write(question);
+                const input = process.stdin;
+                if (!input.isTTY) {
+                    const lines = readline.createInterface({ input, terminal: false });
+                    let answer: string | undefined;
+                    lines.once("line", (line) => {
+                        answer = line;
+                        lines.close();
+                    });
+                    lines.once("close", () => resolve(answer));
+                    return;
+                }
+                // A terminal: read raw keys and echo nothing, as `sudo` and `ssh` do.
+                let typed = "";
+                input.setRawMode(true);
+                input.resume();
+                const onData = (chunk: Buffer) => {
+                    for (const ch of chunk.toString("utf8")) {
+                        if (ch === "\r" || ch === "\n" || ch === "\u0004" || ch === "\u0003") {
+                            input.setRawMode(false);
+                            input.pause();
+                            input.off("data", onData);
+                            process.stderr.write("\n");
+                            resolve(ch === "\u0003" ? undefined : typed);
+                            return;
+                        }
+                        typed = ch === "\u007f" ? typed.slice(0, -1) : typed + ch;
+                    }
+                };
+                input.on("data", onData);
             }),
         shared: true,
     };

@@ -32,6 +32,13 @@ case "$1 $2" in
     [ -z "$FAIL_SELECT" ] || { echo "error: incorrect passphrase, please set PULUMI_CONFIG_PASSPHRASE to the correct passphrase" >&2; exit 255; }
     [ -f "$stacks/$stack" ] || { echo "error: no stack named '$stack' found" >&2; exit 255; } ;;
 "stack init") mkdir -p "$stacks" && touch "$stacks/$3" ;;
+"config --show-secrets") if [ -f "$stacks/$stack.config.json" ]; then cat "$stacks/$stack.config.json"; else echo '{}'; fi ;;
+"config set")
+    # The value comes on standard input; it must never be an argument.
+    value=$(cat)
+    node -e 'const fs = require("fs"); const [file, key, value, kind] = process.argv.slice(1);
+        const config = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+        config[key] = { value, secret: kind === "--secret" }; fs.writeFileSync(file, JSON.stringify(config));' "$stacks/$stack.config.json" "$3" "$value" "$4" ;;
 "stack output")
     case "$*" in *--show-secrets*) echo '{"appUrl":"http://localhost:3000","mysqlPassword":"s3cret-pw"}' ;;
     *) echo '{"appUrl":"http://localhost:3000","mysqlPassword":"[secret]"}' ;; esac ;;
@@ -54,6 +61,7 @@ esac
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "stack-command-"));
         project = path.join(dir, "project");
         fs.mkdirSync(project);
+        fs.writeFileSync(path.join(project, "Pulumi.yaml"), "name: smart-building\nruntime: nodejs\n");
         standIn(path.join(dir, "bin/pulumi"), "path", PULUMI_CLI_VERSION);
         const clean = Object.fromEntries(Object.entries(savedEnv).filter(([k]) => !k.startsWith("PULUMI_") && k !== "STACK"));
         process.env = { ...clean, PATH: `${path.join(dir, "bin")}:/usr/bin:/bin` };
@@ -88,6 +96,9 @@ esac
                 result.questions.push(question);
                 return answer;
             },
+            askHidden: async () => {
+                throw new Error("no test asks for a hidden answer");
+            },
             shared: false,
         };
         result.code = await stackCommand(args, { projectDir: project, terminal, installCli });
@@ -111,11 +122,34 @@ esac
         expect(stackCalls()).toEqual([
             "stack select --stack dev --non-interactive",
             "stack init dev --secrets-provider passphrase --non-interactive",
+            "config --show-secrets --json --stack dev --non-interactive",
+            "config set smart-building:mysqlRootPassword --secret --stack dev --non-interactive",
+            "config set smart-building:mysqlPassword --secret --stack dev --non-interactive",
+            "config set smart-building:jupyterToken --secret --stack dev --non-interactive",
             "up --yes --skip-preview --policy-pack policy --exec-kind auto.local --stack dev --non-interactive",
         ]);
         for (const call of calls().filter((c) => !c.includes("args=version "))) expect(call).toContain(local());
         expect(result.out).toContain("Updating (dev)\nResources: + 12 created\n");
-        expect(result.err).toBe(`Generated ${passfile()}, the key to this stack's secrets: back it up.\n`);
+        expect(result.err).toMatch(new RegExp(`^Generated ${passfile()}, the key to this stack's secrets: back it up.\nKept in the stack's encrypted config`));
+    });
+
+    it("keeps the passwords and the token in the stack's encrypted config before an up: taken over from the stack, else generated, once, never on a command line", async () => {
+        const first = await run(["up", "--yes"]);
+        const config = () => JSON.parse(fs.readFileSync(path.join(project, ".pulumi/.pulumi/stacks/dev.config.json"), "utf8"));
+        const kept = config();
+        // The stand-in stack already has an application password in its outputs: it is kept, not replaced.
+        expect(kept["smart-building:mysqlPassword"]).toEqual({ value: "s3cret-pw", secret: true });
+        expect(kept["smart-building:mysqlRootPassword"]).toEqual({ value: expect.stringMatching(/^[A-Za-z0-9]{32}$/), secret: true });
+        expect(kept["smart-building:jupyterToken"]).toEqual({ value: expect.stringMatching(/^[A-Za-z0-9]{32}$/), secret: true });
+        expect(first.err).toContain("taken over from the stack: MySQL application user's password; generated: MySQL root password, Jupyter login token.");
+        const everything = calls().join("\n") + first.out + first.err;
+        for (const secret of Object.values<{ value: string }>(kept)) expect(everything).not.toContain(secret.value);
+
+        fs.rmSync(log());
+        const second = await run(["up", "--yes"]);
+        expect(config()).toEqual(kept);
+        expect(stackCalls().filter((c) => c.startsWith("config set"))).toEqual([]);
+        expect(second.err).toBe("");
     });
 
     it("creates nothing again on a second run: same passphrase, readable by its owner alone, same stack", async () => {
@@ -307,6 +341,6 @@ describe("npm run up, preview, destroy, refresh, outputs and stack", () => {
         });
         const result = spawnSync(process.execPath, [path.join(PROJECT_DIR, "scripts/stack.js")], { encoding: "utf8" });
         expect(result.status).toBe(2);
-        expect(result.stderr).toMatch(/^usage: npm run <preview\|up\|destroy\|refresh\|outputs>/);
+        expect(result.stderr).toMatch(/^usage: npm run <preview\|up\|destroy\|refresh\|outputs\|adopt>/);
     });
 });

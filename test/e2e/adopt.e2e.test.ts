@@ -18,9 +18,10 @@ import mysql from "mysql2/promise";
 import { parseStackConfig } from "../../components/config";
 import { describePlan, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "../../scripts/adopt";
 import type { AdoptionPlan } from "../../scripts/adopt";
+import { keepSecrets } from "../../scripts/stackSecrets";
 import { PROJECT, PROJECT_DIR, stackConfig } from "../support/program";
 import { docker, engineAnswers, waitUntil } from "./support/docker";
-import { bringUp, claimStackNames, DeclaredStack, removeLeftovers, standInImages } from "./support/declaredStack";
+import { bringUp, claimStackNames, ConfigStore, DeclaredStack, removeLeftovers, standInImages } from "./support/declaredStack";
 import { buildApp, ensureBaseImages, FIXTURES, IMAGES } from "./support/images";
 import { exec, expectAppHealthy, expectJupyterWorks, expectRunningAndHealthy, getJson, readRows } from "./support/stackChecks";
 
@@ -57,6 +58,7 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
     let adoptSeconds = 0;
     let stack: DeclaredStack | undefined;
     let release = () => undefined as void;
+    const config = new ConfigStore();
 
     beforeAll(async () => {
         await ensureBaseImages();
@@ -100,7 +102,11 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
         });
 
         const started = Date.now();
-        plan = await planAdoption(new (await import("dockerode")).default(), devConfig(), async () => passwordsFromCompose(composeFile));
+        // The stack's config already holds passwords (an `up` generated them) that the hand-made data never heard of.
+        plan = await planAdoption(new (await import("dockerode")).default(), devConfig(), {
+            configured: { root: "generated-before-adoption-1", user: "generated-before-adoption-2" },
+            ask: async () => passwordsFromCompose(composeFile),
+        });
         describePlan(plan).forEach(log);
         await removeHandMade(new (await import("dockerode")).default(), plan);
         adoptSeconds = (Date.now() - started) / 1000;
@@ -141,12 +147,15 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
     });
 
     it("brings the stack up on the hand-made data: the app healthy with the user's own passwords, the row, the document and the notebooks all there", async () => {
-        const overrides = Object.fromEntries(plan.config.map((c) => [c.key, c.value]));
-        stack = await bringUp("dev", overrides, log);
+        // What `npm run adopt` then does: the plan's config set on the stack, and `up`, which keeps
+        // the remaining secret (the Jupyter token) in config first.
+        for (const c of plan.config) await config.setConfig(`${PROJECT}:${c.key}`, c.value, c.secret);
+        expect(await keepSecrets(config, PROJECT, log)).toEqual(["jupyterToken"]);
+        stack = await bringUp("dev", config.overrides(), log);
         await expectRunningAndHealthy(stack);
         await expectAppHealthy(stack);
         expect(stack.outputs.mysqlPassword).toBe(passwords.user);
-        expect(await readRows({ ...stack }, "readings")).toEqual([row]);
+        expect(await readRows(stack, "readings")).toEqual([row]);
         expect(await getJson("http://127.0.0.1:9200/sensors/_doc/1")).toMatchObject({ status: 200, body: { found: true, _source: { room: "A1", celsius: 21.5 } } });
         // The notebooks, whatever owner the guide left them with, are the notebook user's now.
         expect(await exec(stack, "jupyter", ["cat", "/home/jovyan/work/notebooks/guide.ipynb", "/home/jovyan/work/notebooks/by-root.ipynb"])).toBe(
@@ -156,10 +165,25 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
         await expectJupyterWorks(stack, "after-adoption.txt");
     }, 600_000);
 
+    it("comes back onto the adopted data after destroy, with nothing set by hand", async () => {
+        await stack!.engine.destroy();
+        expect(await keepSecrets(config, PROJECT, log)).toEqual([]);
+        const token = stack!.outputs.jupyterUrl;
+        stack = await bringUp("dev", config.overrides(), log);
+        await expectAppHealthy(stack);
+        expect(await readRows(stack, "readings")).toEqual([row]);
+        expect(await getJson("http://127.0.0.1:9200/sensors/_doc/1")).toMatchObject({ status: 200, body: { found: true } });
+        expect(await exec(stack, "jupyter", ["cat", "/home/jovyan/work/notebooks/after-adoption.txt"])).toBe("written by dev");
+        expect(stack.outputs.jupyterUrl).toBe(token);
+    }, 600_000);
+
     it("finds nothing to do when run again", async () => {
         const adopted = Object.fromEntries(plan.config.map((c) => [c.key, c.value]));
-        const again = await planAdoption(new (await import("dockerode")).default(), devConfig(adopted), async () => {
-            throw new Error("passwords asked again");
+        const again = await planAdoption(new (await import("dockerode")).default(), devConfig(adopted), {
+            configured: passwords,
+            ask: async () => {
+                throw new Error("passwords asked again");
+            },
         });
         expect({ empty: isEmpty(again), plan: describePlan(again).filter((l) => !l.startsWith("(found)")) }).toEqual({ empty: true, plan: [] });
     });

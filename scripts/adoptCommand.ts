@@ -1,0 +1,94 @@
+/**
+ * `npm run adopt [-- --compose-file <path>] [--yes]`: brings a machine where the guide was
+ * followed by hand under the stack (see adopt.ts). It reads and checks the stack's config, looks
+ * at the stack's Docker engine, says what it will do and asks; then sets the config, stops and
+ * removes the hand-made containers, and runs `up`. Run again, it finds nothing to do.
+ */
+import * as fs from "fs";
+import Docker from "dockerode";
+import { parseStackConfig } from "../components/config";
+import { AdoptionRefused, describePlan, GuidePasswords, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "./adopt";
+import { readProjectFile, withDefaults } from "./projectConfig";
+import type { ConfigurableStack } from "./stackSecrets";
+
+export interface AdoptTerminal {
+    out(text: string): void;
+    err(text: string): void;
+    ask(question: string): Promise<string | undefined>;
+    /** Asks without showing what is typed. */
+    askHidden(question: string): Promise<string | undefined>;
+}
+
+export interface AdoptOptions {
+    projectDir: string;
+    stackName: string;
+    args: string[];
+    terminal: AdoptTerminal;
+    /** Runs `up` on the stack (asking first unless `yes`); resolves to its exit code. */
+    up(yes: boolean): Promise<number>;
+    /** The Docker engine at `host` (the stack's `dockerHost`). */
+    connect?: (host: string) => Docker;
+}
+
+/** A Docker client for a local socket; the adoption looks at the engine the stack runs on. */
+export function localDocker(host: string): Docker {
+    if (!host.startsWith("unix://")) throw new AdoptionRefused(`adopt runs on the Docker host itself; the stack's dockerHost is ${host}`);
+    return new Docker({ socketPath: host.slice("unix://".length) });
+}
+
+export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptions): Promise<number> {
+    const { terminal, args } = options;
+    const say = (line: string) => terminal.err(`${line}\n`);
+    const composeAt = args.indexOf("--compose-file");
+    const composeFile = composeAt >= 0 ? args[composeAt + 1] : undefined;
+    const yes = args.includes("--yes") || args.includes("-y");
+    const unknown = args.filter((a, i) => a.startsWith("-") && !["--compose-file", "--yes", "-y"].includes(a) && i !== composeAt + 1);
+    if ((composeAt >= 0 && !composeFile) || unknown.length > 0) {
+        say("usage: npm run adopt [-- --compose-file <docker-compose.yml>] [--yes]");
+        return 2;
+    }
+
+    const project = readProjectFile(options.projectDir);
+    const current = await stack.getAllConfig();
+    const values = withDefaults(project, Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.value])));
+    const config = parseStackConfig(project.name, options.stackName, (key) => values[key], options.projectDir);
+    const docker = (options.connect ?? localDocker)(config.docker.host);
+
+    const configured: GuidePasswords | undefined =
+        values.mysqlRootPassword && values.mysqlPassword ? { root: values.mysqlRootPassword, user: values.mysqlPassword } : undefined;
+    const ask = async (): Promise<GuidePasswords> => {
+        if (composeFile) return passwordsFromCompose(fs.readFileSync(composeFile, "utf8"));
+        const root = await terminal.askHidden("MySQL root password the hand-made data was initialised with (MYSQL_ROOT_PASSWORD): ");
+        const user = await terminal.askHidden(`Password of ${config.mysql.user} (MYSQL_PASSWORD): `);
+        if (!root || !user) throw new AdoptionRefused("both MySQL passwords are needed; give them, or --compose-file with the guide's docker-compose.yml");
+        return { root, user };
+    };
+
+    try {
+        const plan = await planAdoption(docker, config, { configured, ask });
+        if (isEmpty(plan)) {
+            say(`Nothing to adopt for stack ${options.stackName}: ${plan.notes.join("; ") || "no hand-made container or volume of the guide found"}.`);
+            return 0;
+        }
+        say(`Adopting the hand-made deployment into stack ${options.stackName}; no volume is removed:`);
+        for (const line of describePlan(plan)) say(`  - ${line}`);
+        say("  - then npm run up, which creates the stack's own containers on the adopted volumes");
+        if (!yes) {
+            const answer = await terminal.ask("Do you want to adopt it? (yes/no) ");
+            if (answer === undefined || !/^y(es)?$/i.test(answer.trim())) {
+                say("Nothing was changed.");
+                return 1;
+            }
+        }
+        for (const c of plan.config) await stack.setConfig(`${project.name}:${c.key}`, c.value, c.secret);
+        await removeHandMade(docker, plan);
+        say("Config set and hand-made containers removed; bringing the stack up.");
+        return await options.up(yes);
+    } catch (err) {
+        if (err instanceof AdoptionRefused) {
+            say(`Adoption refused: ${err.message}`);
+            return 1;
+        }
+        throw err;
+    }
+}
