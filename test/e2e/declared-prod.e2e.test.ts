@@ -10,7 +10,7 @@ import crypto from "crypto";
 import fs from "fs";
 import { TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
+import { bringUp, claimStackNames, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
 import { ensureBaseImages } from "./support/images";
 import { expectCleanStop, expectRuntimeApplied, floodLog } from "./support/runtimeChecks";
 import {
@@ -32,8 +32,11 @@ const log = (line: string) => process.stderr.write(`prod stack: ${line}\n`);
 describeWithEngine(`the declared prod stack on a real Docker engine (${engine.reason})`, () => {
     let prod: DeclaredStack;
 
+    let release = () => undefined as void;
+
     beforeAll(async () => {
         await ensureBaseImages();
+        release = await claimStackNames("prod");
         await removeLeftovers("prod");
         prod = await bringUp("prod", {}, log);
         const path = criticalPath(prod.engine);
@@ -42,6 +45,7 @@ describeWithEngine(`the declared prod stack on a real Docker engine (${engine.re
 
     afterAll(async () => {
         await prod?.engine.removeEverything();
+        release();
     }, 300_000);
 
     it("runs every container the program declares, each healthy, under its prod- name", async () => {

@@ -63,9 +63,10 @@ export interface DeclaredStack extends LiveStack {
 }
 
 /**
- * Claims the dev stack's fixed names and host ports (sb-mysql, 3306, ...) for one suite at a
- * time: the suites run side by side, and more than one brings up the dev stack. Resolves, once
- * no other suite holds it, to the function that lets go of it.
+ * Claims a stack's fixed names and host ports (sb-mysql, 3306, ...) on this engine for one suite
+ * at a time: the suites run side by side, more than one brings up the dev stack, and another
+ * checkout's run may be going on. Resolves, once no other suite holds them, to the function that
+ * lets go of them.
  */
 export async function claimStackNames(stack: string): Promise<() => void> {
     const lock = path.join(os.tmpdir(), `sb-e2e-names-${stack}.lock`);
