@@ -344,7 +344,7 @@ async function showOutputs(stack: Stack, name: string | undefined, terminal: Ter
  * The stack as the config commands use it (stackSecrets.ts, adoptCommand.ts): reads through the
  * Automation API, and sets each value with `pulumi config set`, the value on its standard input.
  */
-function configurableStack(stack: Stack, cli: PulumiCommand, stackName: string, projectDir: string, envVars: Record<string, string>): ConfigurableStack {
+export function configurableStack(stack: Stack, cli: PulumiCommand, stackName: string, projectDir: string, envVars: Record<string, string>): ConfigurableStack {
     return {
         getAllConfig: () => stack.getAllConfig(),
         outputs: () => stack.outputs(),

@@ -3,7 +3,7 @@
  * with the policy pack, the same checks of a running stack as the real-engine runner's
  * (support/stackChecks.ts), then `preview` expecting no change (a second `up` would change
  * nothing), `refresh` expecting no drift, `destroy` (the data volumes stay), and a second `up`
- * with the passwords set as secret config, as the README tells, finding the row written before.
+ * with nothing done by hand (the stack command keeps the secrets in config), finding the row.
  *
  * The stack is the dev stack's config (Pulumi.dev.yaml, read by `stackConfig`) with its own
  * name prefix, host ports and app image tag, and the small `quay.io/jupyter/base-notebook` in
@@ -24,6 +24,9 @@ import os from "os";
 import path from "path";
 import Docker from "dockerode";
 import type { LocalWorkspace, OutputMap, Stack } from "@pulumi/pulumi/automation";
+import { configurableStack } from "../../scripts/stackCommand";
+import { keepSecrets } from "../../scripts/stackSecrets";
+import type { ConfigurableStack } from "../../scripts/stackSecrets";
 import { PROJECT, PROJECT_DIR, projectFile, stackConfig, stackFile } from "../support/program";
 import { engineAnswers } from "./support/docker";
 import {
@@ -152,6 +155,8 @@ describeIfAvailable(`real \`pulumi up\` of a dev-like stack through the Automati
     let policyPack: string;
     let workspace: LocalWorkspace | undefined;
     let stack: Stack | undefined;
+    let envVars: Record<string, string> = {};
+    let configurable: ConfigurableStack | undefined;
     let first: LiveStack;
     let firstOutputs: OutputMap;
 
@@ -180,21 +185,20 @@ describeIfAvailable(`real \`pulumi up\` of a dev-like stack through the Automati
         fs.mkdirSync(state);
         copyProject(projectCopy);
 
-        workspace = await automation.LocalWorkspace.create({
-            workDir: projectCopy,
-            pulumiCommand,
-            secretsProvider: "passphrase",
-            envVars: {
-                PULUMI_BACKEND_URL: `file://${state}`,
-                PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(32).toString("base64"),
-                PULUMI_SKIP_UPDATE_CHECK: "true",
-            },
-        });
+        envVars = {
+            PULUMI_BACKEND_URL: `file://${state}`,
+            PULUMI_CONFIG_PASSPHRASE: crypto.randomBytes(32).toString("base64"),
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+        };
+        workspace = await automation.LocalWorkspace.create({ workDir: projectCopy, pulumiCommand, secretsProvider: "passphrase", envVars });
         stack = await automation.Stack.create(STACK, workspace);
         // The stack file `stack init` wrote (the passphrase's salt), with the stack's config added.
         const settings = fs.existsSync(path.join(projectCopy, `Pulumi.${STACK}.yaml`)) ? await workspace.stackSettings(STACK) : {};
         await workspace.saveStackSettings(STACK, { ...settings, config: { ...settings.config, ...stackFileConfig() } });
         log(`stack ${STACK} in ${projectCopy}, state in ${state}, ${available.reason}`);
+        // What `npm run up` does before every up: the passwords and the token kept in the stack's config.
+        configurable = configurableStack(stack, pulumiCommand, STACK, projectCopy, envVars);
+        expect(await keepSecrets(configurable, PROJECT, log)).toEqual(["mysqlRootPassword", "mysqlPassword", "jupyterToken"]);
 
         const up = await timed("up", () => stack!.up({ ...stream, policyPacks: [policyPack] }));
         expect(up.summary.result).toBe("succeeded");
@@ -269,11 +273,8 @@ describeIfAvailable(`real \`pulumi up\` of a dev-like stack through the Automati
         expect(await stackVolumes(first)).toEqual(volumeNames);
     }, 900_000);
 
-    it("comes back up onto the kept data with the passwords set as secret config: the row is there, /health is 200", async () => {
-        await stack!.setAllConfig({
-            [`${PROJECT}:mysqlPassword`]: { value: first.outputs.mysqlPassword, secret: true },
-            [`${PROJECT}:mysqlRootPassword`]: { value: first.outputs.mysqlRootPassword, secret: true },
-        });
+    it("comes back up onto the kept data with nothing done by hand (the secrets are in config): the row is there, /health is 200", async () => {
+        expect(await keepSecrets(configurable!, PROJECT, log)).toEqual([]);
         const up = await timed("second up", () => stack!.up({ ...stream, policyPacks: [policyPack] }));
         expect(up.summary.result).toBe("succeeded");
         const { live: second } = await liveStack();
