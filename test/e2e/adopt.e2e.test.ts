@@ -14,6 +14,7 @@ import crypto from "crypto";
 import fs from "fs";
 import os from "os";
 import path from "path";
+import Docker from "dockerode";
 import mysql from "mysql2/promise";
 import { parseStackConfig } from "../../components/config";
 import { describePlan, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "../../scripts/adopt";
@@ -22,7 +23,8 @@ import { keepSecrets } from "../../scripts/stackSecrets";
 import { PROJECT, PROJECT_DIR, stackConfig } from "../support/program";
 import { docker, engineAnswers, waitUntil } from "./support/docker";
 import { bringUp, claimStackNames, ConfigStore, DeclaredStack, removeLeftovers, standInImages } from "./support/declaredStack";
-import { buildApp, ensureBaseImages, FIXTURES, IMAGES } from "./support/images";
+import { ensureBaseImages, FIXTURES, IMAGES } from "./support/images";
+import { buildWithBuildKit } from "./support/engine";
 import { exec, expectAppHealthy, expectJupyterWorks, expectRunningAndHealthy, getJson, readRows } from "./support/stackChecks";
 
 const engine = engineAnswers();
@@ -74,7 +76,9 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
         await docker(["exec", "-u", "0", "jupyter", "sh", "-c", "echo notebook by root > /home/jovyan/work/notebooks/by-root.ipynb && chmod 600 /home/jovyan/work/notebooks/by-root.ipynb"]);
 
         // Sections 7.2 and 8: the app image, and the compose file in the dashboard folder.
-        await buildApp(path.join(PROJECT_DIR, "app"), appImage);
+        // With BuildKit, as the stack builds: the legacy builder's cache belongs to app.e2e.test.ts,
+        // which checks which of its layers a rebuild reuses.
+        await buildWithBuildKit(new Docker(), { context: "app", dockerfile: "app/Dockerfile", tag: appImage, args: { NODE_IMAGE: IMAGES.node } });
         fs.cpSync(path.join(PROJECT_DIR, "app", "dashboard"), dashboard, { recursive: true });
         composeFile = fs
             .readFileSync(path.join(FIXTURES, "guide", "docker-compose.yml"), "utf8")
@@ -103,12 +107,12 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
 
         const started = Date.now();
         // The stack's config already holds passwords (an `up` generated them) that the hand-made data never heard of.
-        plan = await planAdoption(new (await import("dockerode")).default(), devConfig(), {
+        plan = await planAdoption(new Docker(), devConfig(), {
             configured: { root: "generated-before-adoption-1", user: "generated-before-adoption-2" },
             ask: async () => passwordsFromCompose(composeFile),
         });
         describePlan(plan).forEach(log);
-        await removeHandMade(new (await import("dockerode")).default(), plan);
+        await removeHandMade(new Docker(), plan);
         adoptSeconds = (Date.now() - started) / 1000;
         log(`hand-made containers stopped and removed in ${adoptSeconds.toFixed(1)} s`);
     }, 900_000);
@@ -179,7 +183,7 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
 
     it("finds nothing to do when run again", async () => {
         const adopted = Object.fromEntries(plan.config.map((c) => [c.key, c.value]));
-        const again = await planAdoption(new (await import("dockerode")).default(), devConfig(adopted), {
+        const again = await planAdoption(new Docker(), devConfig(adopted), {
             configured: passwords,
             ask: async () => {
                 throw new Error("passwords asked again");

@@ -109,12 +109,18 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         expect(await stackContainers(first)).toEqual([]);
         await expect(first.docker.getNetwork("sb-network").inspect()).rejects.toMatchObject({ statusCode: 404 });
         for (const name of volumes) expect((await first.docker.getVolume(name).inspect()).Name).toBe(name);
-        // Each stopped within its grace period with exit code 0, the stores with their own last words.
+        // Each stopped within its grace period, the stores with exit code 0 and their own last words.
         const stops = new Map(first.engine.stops.map((s) => [s.name, s]));
         for (const s of first.engine.stops) log(`${s.name} stopped in ${s.seconds.toFixed(1)} s (timeout ${s.timeoutSeconds} s), exit code ${s.exitCode}`);
         expectCleanStop(stops.get("sb-mysql"), "sb-mysql", /Shutdown complete/);
         expectCleanStop(stops.get("sb-elasticsearch"), "sb-elasticsearch", /"message":"closed"/);
-        for (const name of ["sb-app", "jupyter"]) expect({ name, exitCode: stops.get(name)?.exitCode }).toEqual({ name, exitCode: 0 });
+        expect({ name: "sb-app", exitCode: stops.get("sb-app")?.exitCode }).toEqual({ name: "sb-app", exitCode: 0 });
+        // Jupyter stops on its own handling of SIGTERM, never killed: the image's `tini -g` signals
+        // the whole process group and `sudo` relays the signal too, so the server may get it twice
+        // and exit 143 from the second while it is already shutting down (upstream does the same).
+        const jupyter = stops.get("jupyter")!;
+        expect({ exitCode: [0, 143].includes(jupyter.exitCode), stopping: /received signal 15, stopping/.test(jupyter.logTail) }).toEqual({ exitCode: true, stopping: true });
+        expect(jupyter.seconds).toBeLessThan(jupyter.timeoutSeconds);
     }, 300_000);
 
     it("comes back onto the kept data after destroy with no step by hand, the passwords kept in config, and Jupyter on a host folder", async () => {

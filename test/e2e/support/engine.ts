@@ -109,6 +109,52 @@ async function tarOf(entries: { name: string; content: Buffer; mode: number; uid
     return Buffer.concat(chunks);
 }
 
+/** What `buildWithBuildKit` builds: paths relative to the project, as the program declares them. */
+export interface BuildSpec {
+    context: string;
+    dockerfile: string;
+    tag: string;
+    args?: Record<string, string>;
+    target?: string;
+    platform?: string;
+    labels?: Record<string, string>;
+}
+
+/**
+ * Builds as the provider does (pulumi-docker provider/image.go): the context honouring its
+ * .dockerignore, a Dockerfile outside the context added to it under a name of its own, with
+ * BuildKit (the provider's default builder). Resolves to the name the Dockerfile travelled under.
+ */
+export async function buildWithBuildKit(client: Docker, spec: BuildSpec): Promise<{ dockerfileName: string }> {
+    const context = path.resolve(PROJECT_DIR, spec.context);
+    const dockerfile = path.resolve(PROJECT_DIR, spec.dockerfile);
+    const inContext = !path.relative(context, dockerfile).startsWith("..");
+    const dockerfileName = inContext ? path.relative(context, dockerfile) : `.dockerfile.${crypto.randomBytes(6).toString("hex")}`;
+    const stream: NodeJS.ReadableStream = await (client.buildImage as (...args: unknown[]) => Promise<NodeJS.ReadableStream>).call(
+        client,
+        await buildContext(context, dockerfileName, inContext ? undefined : fs.readFileSync(dockerfile)),
+        {
+            t: spec.tag,
+            dockerfile: dockerfileName,
+            buildargs: spec.args ?? {},
+            target: spec.target ?? "",
+            platform: spec.platform ?? "",
+            labels: spec.labels ?? {},
+            version: "2",
+        },
+    );
+    // BuildKit's progress (dockerode decodes its trace messages); an error ends it.
+    const output = await new Promise<any[]>((resolve, reject) =>
+        (client as any).followProgress(stream, (err: Error | null, events: any[]) => (err ? reject(err) : resolve(events))),
+    );
+    const failed = output.find((o) => o.error || o.errorDetail);
+    if (failed) {
+        const tail = output.map((o) => o.stream ?? "").join("").slice(-3000);
+        throw new Error(`build failed: ${failed.error ?? failed.errorDetail?.message}\n${tail}`);
+    }
+    return { dockerfileName };
+}
+
 /**
  * The build context as the Docker CLI and the provider send it: a tar of `dir` without what
  * its .dockerignore excludes, except the Dockerfile and the .dockerignore itself, which are
@@ -324,35 +370,19 @@ export class DockerEngine {
         if (r.inputs.skipPush !== true) throw new UnmappedFieldError(`${where}: skipPush is not true; the runner cannot push to a registry`);
         const build: Inputs = r.inputs.build ?? {};
         onlyFields(build, ["context", "dockerfile", "args", "target", "platform"], `${where}.build`);
-        const context = path.resolve(PROJECT_DIR, build.context ?? ".");
-        const dockerfile = path.resolve(PROJECT_DIR, build.dockerfile ?? path.join(build.context ?? ".", "Dockerfile"));
-        const inContext = !path.relative(context, dockerfile).startsWith("..");
-        // A Dockerfile outside the context travels inside it under a name of its own, as the provider does.
-        const dockerfileName = inContext ? path.relative(context, dockerfile) : `.dockerfile.${crypto.randomBytes(6).toString("hex")}`;
         const client = this.client(r);
         const started = Date.now();
-        const stream: NodeJS.ReadableStream = await (client.buildImage as (...args: unknown[]) => Promise<NodeJS.ReadableStream>).call(
-            client,
-            await buildContext(context, dockerfileName, inContext ? undefined : fs.readFileSync(dockerfile)),
-            {
-                t: r.inputs.imageName,
-                dockerfile: dockerfileName,
-                buildargs: build.args ?? {},
-                target: build.target ?? "",
-                platform: build.platform ?? "",
-                labels: this.options.buildLabel,
-                version: "2",
-            },
-        );
-        // BuildKit's progress (dockerode decodes its trace messages); an error ends it.
-        const output = await new Promise<any[]>((resolve, reject) =>
-            (client as any).followProgress(stream, (err: Error | null, events: any[]) => (err ? reject(err) : resolve(events))),
-        );
-        const failed = output.find((o) => o.error || o.errorDetail);
-        if (failed) {
-            const tail = output.map((o) => o.stream ?? "").join("").slice(-3000);
-            throw new Error(`${where}: build failed: ${failed.error ?? failed.errorDetail?.message}\n${tail}`);
-        }
+        const { dockerfileName } = await buildWithBuildKit(client, {
+            context: build.context ?? ".",
+            dockerfile: build.dockerfile ?? path.join(build.context ?? ".", "Dockerfile"),
+            tag: r.inputs.imageName,
+            args: build.args ?? {},
+            target: build.target,
+            platform: build.platform,
+            labels: this.options.buildLabel,
+        }).catch((err: Error) => {
+            throw new Error(`${where}: ${err.message}`);
+        });
         const image = await client.getImage(r.inputs.imageName).inspect();
         this.log(`built ${r.inputs.imageName} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
         return {

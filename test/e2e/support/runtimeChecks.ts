@@ -57,9 +57,20 @@ export function floodLog(containerName: string, bytes: number): string[] {
     const id = execFileSync("docker", ["inspect", "-f", "{{.Id}}", containerName], { encoding: "utf8" }).trim();
     const dir = path.join("/var/lib/docker/containers", id);
     const local = path.join(dir, "local-logs");
-    return fs.existsSync(local)
-        ? fs.readdirSync(local).map((f) => path.join(local, f))
-        : fs.readdirSync(dir).filter((f) => f.startsWith(`${id}-json.log`)).map((f) => path.join(dir, f));
+    const list = () =>
+        fs.existsSync(local)
+            ? fs.readdirSync(local).map((f) => path.join(local, f))
+            : fs.readdirSync(dir).filter((f) => f.startsWith(`${id}-json.log`)).map((f) => path.join(dir, f));
+    // The driver rotates, and compresses what it rotated, after the writes: a rotated file and its
+    // compressed copy stand side by side for a moment. Read the folder once it holds still.
+    let files = list().sort();
+    for (let i = 0; i < 20; i++) {
+        execFileSync("sleep", ["1"]);
+        const again = list().sort();
+        if (again.join("\n") === files.join("\n")) break;
+        files = again;
+    }
+    return files;
 }
 
 /** A clean stop: within its grace period, exit code 0, and the server's own last words in its log. */
