@@ -1,4 +1,5 @@
 import * as docker from "@pulumi/docker";
+import { Backups, BackupStore, backupsOutput } from "./components/backup";
 import { loadStackConfig } from "./components/config";
 import { labelList, stackLabels } from "./components/containerSettings";
 import { DashboardApp } from "./components/dashboardApp";
@@ -24,8 +25,11 @@ const network = new docker.Network(
 );
 const shared = { network, restartPolicy: config.restartPolicy, log: config.log, labels };
 
+// With scheduled backups, their store first: Elasticsearch writes its snapshots into it.
+const backupStore = config.backup ? new BackupStore("backup-store", { config: config.backup, data: config.data, labels }, options) : undefined;
+
 const mysql = new MySql("mysql", { ...shared, config: config.mysql, data: config.data }, options);
-const elasticsearch = new Elasticsearch("elasticsearch", { ...shared, config: config.elasticsearch, data: config.data }, options);
+const elasticsearch = new Elasticsearch("elasticsearch", { ...shared, config: config.elasticsearch, data: config.data, backupStore }, options);
 const app = new DashboardApp(
     "app",
     {
@@ -61,6 +65,47 @@ const jupyter = config.jupyter
       )
     : undefined;
 
+const backups =
+    config.backup && backupStore
+        ? new Backups(
+              "backup",
+              {
+                  config: config.backup,
+                  store: backupStore,
+                  network,
+                  restartPolicy: config.restartPolicy,
+                  log: config.log,
+                  labels,
+                  // Each backup container runs its store's own image, as the store's container does.
+                  mysql: {
+                      image: mysql.container.image,
+                      containerName: config.mysql.containerName,
+                      host: mysql.networkAlias,
+                      port: mysql.internalPort,
+                      database: mysql.database,
+                      rootPassword: mysql.rootPassword,
+                      container: mysql.container,
+                  },
+                  elasticsearch: {
+                      image: elasticsearch.container.image,
+                      containerName: config.elasticsearch.containerName,
+                      url: elasticsearch.internalUrl,
+                      container: elasticsearch.container,
+                  },
+                  notebooks:
+                      jupyter && config.jupyter && jupyter.volumeName
+                          ? {
+                                image: jupyter.container.image,
+                                containerName: config.jupyter.containerName,
+                                volumeName: jupyter.volumeName,
+                                container: jupyter.container,
+                            }
+                          : undefined,
+              },
+              options,
+          )
+        : undefined;
+
 // Stack outputs. A service that is not published, or not part of this stack, has no
 // entry rather than an empty one. Passwords and the Jupyter login URL are secrets.
 export = {
@@ -81,4 +126,5 @@ export = {
               ...(jupyter.volumeName ? { jupyterVolumeName: jupyter.volumeName } : {}),
           }
         : {}),
+    ...(config.backup && backupStore && backups ? { backups: backupsOutput(config.backup, backupStore, backups) } : {}),
 };

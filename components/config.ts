@@ -24,6 +24,8 @@ export interface StackConfig {
     readonly app: AppConfig;
     /** Undefined when the Jupyter workspace is switched off for this stack. */
     readonly jupyter?: JupyterConfig;
+    /** Undefined when scheduled backups are off for this stack. */
+    readonly backup?: BackupConfig;
 }
 
 export const ENVIRONMENTS = ["development", "production"] as const;
@@ -124,6 +126,35 @@ export interface JupyterConfig {
     readonly token?: pulumi.Output<string>;
     readonly buildPlatform: string;
     readonly limits: ServiceLimits;
+}
+
+/** Scheduled backups of MySQL, Elasticsearch and the notebooks (see components/backup.ts). */
+export interface BackupConfig {
+    /** The schedule as written in config ("6h"), and in seconds. */
+    readonly interval: string;
+    readonly intervalSeconds: number;
+    /** Backups kept per store, the newest ones; older ones are deleted after each successful backup. */
+    readonly retention: number;
+    /** The backup volume, used when `hostFolder` is "". */
+    readonly volumeName: string;
+    /** An absolute folder of the Docker host the backups go to instead of the volume, "" for none. */
+    readonly hostFolder: string;
+    /** Limits of each backup container. */
+    readonly limits: ServiceLimits;
+}
+
+/** A backup interval: a whole number of minutes, hours or days. */
+const INTERVAL = /^([1-9]\d{0,4})([mhd])$/;
+const INTERVAL_UNITS = { m: 60, h: 3600, d: 86400 } as const;
+/** One minute to one week: more often would overlap with the dumps themselves, less often is no schedule. */
+export const MIN_BACKUP_INTERVAL_SECONDS = 60;
+export const MAX_BACKUP_INTERVAL_SECONDS = 7 * 86400;
+export const MAX_BACKUP_RETENTION = 1000;
+
+/** The seconds of a backup interval such as "30m", "6h" or "1d", or undefined when it is not one. */
+export function intervalSeconds(interval: string): number | undefined {
+    const match = INTERVAL.exec(interval);
+    return match ? Number(match[1]) * INTERVAL_UNITS[match[2] as keyof typeof INTERVAL_UNITS] : undefined;
 }
 
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/;
@@ -321,6 +352,24 @@ export function parseStackConfig(
         };
     }
 
+    // Read whether backups are on or not, so that a bad value is reported before anyone turns them on.
+    const backupEnabled = r.boolean("backupEnabled");
+    const intervalExpected = 'a backup interval from "1m" to "7d": a whole number of minutes, hours or days such as "30m", "6h" or "1d"';
+    const interval = r.string("backupInterval", INTERVAL, intervalExpected);
+    const seconds = intervalSeconds(interval);
+    if (seconds !== undefined && (seconds < MIN_BACKUP_INTERVAL_SECONDS || seconds > MAX_BACKUP_INTERVAL_SECONDS)) {
+        r.problem("backupInterval", interval, intervalExpected);
+    }
+    const backupConfig: BackupConfig = {
+        interval,
+        intervalSeconds: seconds ?? NaN,
+        retention: r.integer("backupRetention", 1, MAX_BACKUP_RETENTION),
+        volumeName: r.dockerName("backupVolumeName", prefix),
+        hostFolder: r.folder("backupHostFolder", { relative: false, checkExists: localEngine }),
+        limits: limits("backup"),
+    };
+    const backup = backupEnabled ? backupConfig : undefined;
+
     // Docker refuses a second binding to a port even on another address when either address
     // is 0.0.0.0, so host ports are compared by number, not by address and number.
     const hostPort = (published?: Published) => (published && published.port !== 0 ? published.port : undefined);
@@ -343,6 +392,7 @@ export function parseStackConfig(
             ["elasticsearchContainerName", validName(elasticsearch.containerName)],
             ["appContainerName", validName(app.containerName)],
             ["jupyterContainerName", validName(jupyter?.containerName)],
+            ...backupContainerNames(mysql, elasticsearch, jupyter, backup).map(([key, name]): [string, string | undefined] => [key, validName(name)]),
         ],
         (keys, name) => `${keys} all give the container name "${name}"; each must be different.`,
     );
@@ -352,6 +402,7 @@ export function parseStackConfig(
             ["mysqlVolumeName", validName(mysql.volumeName)],
             ["elasticsearchVolumeName", validName(elasticsearch.volumeName)],
             ["jupyterVolumeName", validName(jupyter?.volumeName)],
+            ["backupVolumeName", backup && !backup.hostFolder ? validName(backup.volumeName) : undefined],
         ],
         (keys, name) => `${keys} all give the volume name "${name}"; each must be different.`,
     );
@@ -370,7 +421,29 @@ export function parseStackConfig(
         elasticsearch,
         app,
         jupyter,
+        backup,
     };
+}
+
+/** The suffix of each backup container's name, after the name of the service it backs up. */
+export const BACKUP_CONTAINER_SUFFIX = "-backup";
+
+/**
+ * The backup containers' names, each after its service's container (`sb-mysql-backup`), with the
+ * key that names them: none when backups are off; none for the notebooks on a host folder.
+ */
+export function backupContainerNames(
+    mysql: MySqlConfig,
+    elasticsearch: ElasticsearchConfig,
+    jupyter: JupyterConfig | undefined,
+    backup: BackupConfig | undefined,
+): [string, string][] {
+    if (!backup) return [];
+    return [
+        ["mysqlContainerName", `${mysql.containerName}${BACKUP_CONTAINER_SUFFIX}`],
+        ["elasticsearchContainerName", `${elasticsearch.containerName}${BACKUP_CONTAINER_SUFFIX}`],
+        ...(jupyter && !jupyter.hostFolder ? [["jupyterContainerName", `${jupyter.containerName}${BACKUP_CONTAINER_SUFFIX}`] as [string, string]] : []),
+    ];
 }
 
 const MIB = 1024 ** 2;

@@ -2,12 +2,16 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DataConfig, ElasticsearchConfig } from "./config";
 import { ServiceSettings, envList, fixedContainerOptions, onNetwork, publishedPort, pulledImage, serviceLabels } from "./containerSettings";
+import type { BackupStore } from "./backup";
+import { elasticsearchSnapshotEnv } from "./backup";
 import { dataVolume } from "./dataVolume";
 import { ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
 
 export interface ElasticsearchArgs extends ServiceSettings {
     readonly config: ElasticsearchConfig;
     readonly data: DataConfig;
+    /** With scheduled backups: the store the node writes its snapshots to (`path.repo`). */
+    readonly backupStore?: BackupStore;
 }
 
 export const ELASTICSEARCH_ALIAS = "elasticsearch";
@@ -80,6 +84,7 @@ export class Elasticsearch extends pulumi.ComponentResource {
         const { config } = args;
 
         const image = pulledImage(`${name}-image`, config.image, this);
+        const store = args.backupStore;
         this.volume = dataVolume(
             `${name}-data`,
             { volumeName: config.volumeName, service: ELASTICSEARCH_ALIAS, data: args.data, labels: args.labels },
@@ -94,8 +99,11 @@ export class Elasticsearch extends pulumi.ComponentResource {
                 envs: envList({
                     "discovery.type": "single-node",
                     ES_JAVA_OPTS: javaOpts(config.heapMin, config.heapMax),
+                    ...(store ? elasticsearchSnapshotEnv() : {}),
                 }),
-                volumes: [{ volumeName: this.volume.name, containerPath: ELASTICSEARCH_DATA_PATH }],
+                // With backups, the store too: the snapshot repository is a folder of it.
+                volumes: [{ volumeName: this.volume.name, containerPath: ELASTICSEARCH_DATA_PATH }, ...(store?.volumes ?? [])],
+                ...(store && store.mounts.length > 0 ? { mounts: store.mounts } : {}),
                 ports: [
                     ...publishedPort(ELASTICSEARCH_HTTP_PORT, config.publishedHttp),
                     ...publishedPort(ELASTICSEARCH_TRANSPORT_PORT, config.publishedTransport),

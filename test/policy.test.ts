@@ -283,7 +283,7 @@ describe("the runtime policies against a stack that leaves them out", () => {
         ["capabilities", "allowed-capabilities"],
     ])("stop the prod stack without %s on its containers (%s), and only advise the dev stack", async (field, rule) => {
         const prod = await strippedViolations("prod", field);
-        expect(prod.map((v) => v.split(":")[0])).toEqual(["prod-sb-mysql", "prod-sb-elasticsearch", "prod-sb-app"].map(() => rule));
+        expect(prod.map((v) => v.split(":")[0])).toEqual(["prod-sb-mysql", "prod-sb-elasticsearch", "prod-sb-app", "prod-sb-mysql-backup", "prod-sb-elasticsearch-backup"].map(() => rule));
         const dev = await strippedViolations("dev", field);
         expect(dev.map((v) => v.split(":")[0])).toEqual(["sb-mysql", "sb-elasticsearch", "sb-app", "jupyter"].map(() => `${rule}-advisory`));
     });
@@ -297,6 +297,7 @@ describe("the policies against a misconfigured stack", () => {
             'production-data-ports-on-loopback: Container "prod-sb-elasticsearch" publishes data port 9200 on 0.0.0.0:19200; in production publish it on "127.0.0.1" or not at all.',
             'production-data-ports-on-loopback: Container "prod-sb-elasticsearch" publishes data port 9300 on 0.0.0.0:19300; in production publish it on "127.0.0.1" or not at all.',
             'production-data-ports-on-loopback: Container "prod-sb-mysql" publishes data port 3306 on 0.0.0.0:13306; in production publish it on "127.0.0.1" or not at all.',
+            'production-data-volumes-protected: Volume "prod-backup_volume" holds production data but is not protected; set protectData to true for this stack.',
             'production-data-volumes-protected: Volume "prod-esdata1" holds production data but is not protected; set protectData to true for this stack.',
             'production-data-volumes-protected: Volume "prod-mysql_volume" holds production data but is not protected; set protectData to true for this stack.',
         ]);

@@ -47,6 +47,9 @@ const expected: Record<string, Record<string, { memory: number; cpus: string; gr
         "prod-sb-mysql": { memory: 1024, cpus: "2", grace: 120, adds: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"] },
         "prod-sb-elasticsearch": { memory: 2048, cpus: "2", grace: 120, adds: ["KILL", "SETGID", "SETUID", "SYS_CHROOT"] },
         "prod-sb-app": { memory: 256, cpus: "1", grace: 10, adds: [] },
+        // The backups: root in their store's image, with only what each needs (components/backup.ts).
+        "prod-sb-mysql-backup": { memory: 256, cpus: "0.5", grace: 30, adds: [] },
+        "prod-sb-elasticsearch-backup": { memory: 256, cpus: "0.5", grace: 30, adds: ["CHOWN"] },
     },
 };
 const logs: Record<string, { driver: string; maxSize: string; maxFiles: string }> = {

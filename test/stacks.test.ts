@@ -72,7 +72,17 @@ describe("the prod stack", () => {
 
     it("prefixes every name, so it can share a Docker host with dev", () => {
         const names = [TYPES.container, TYPES.volume, TYPES.network].flatMap((t) => declared.ofType(t).map((r) => r.inputs.name as string));
-        expect(names.sort()).toEqual(["prod-esdata1", "prod-mysql_volume", "prod-sb-app", "prod-sb-elasticsearch", "prod-sb-mysql", "prod-sb-network"]);
+        expect(names.sort()).toEqual([
+            "prod-backup_volume",
+            "prod-esdata1",
+            "prod-mysql_volume",
+            "prod-sb-app",
+            "prod-sb-elasticsearch",
+            "prod-sb-elasticsearch-backup",
+            "prod-sb-mysql",
+            "prod-sb-mysql-backup",
+            "prod-sb-network",
+        ]);
     });
 
     it("publishes MySQL and Elasticsearch on loopback only, and the app on every interface", () => {
@@ -102,7 +112,13 @@ describe("the prod stack", () => {
 
     it("leaves the Jupyter workspace out", () => {
         expect(declared.containersByDockerName().has("prod-jupyter")).toBe(false);
-        expect(declared.ofType(TYPES.container)).toHaveLength(3);
+        expect(declared.ofType(TYPES.container).map((c) => c.inputs.name).sort()).toEqual([
+            "prod-sb-app",
+            "prod-sb-elasticsearch",
+            "prod-sb-elasticsearch-backup",
+            "prod-sb-mysql",
+            "prod-sb-mysql-backup",
+        ]);
     });
 
     it("has its own database user and a larger Elasticsearch heap", () => {
