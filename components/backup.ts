@@ -5,7 +5,7 @@ import * as path from "path";
 import { BACKUP_CONTAINER_SUFFIX, BackupConfig, DataConfig, RestartPolicy } from "./config";
 import { bindMount, envList, fixedContainerOptions, onNetwork, secretFile, serviceLabels } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
-import { LogRotation, ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
+import { LogRotation, ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
 
 /** Where the backup store (volume or host folder) is mounted, in the backup containers and in Elasticsearch. */
 export const BACKUP_PATH = "/backups";
@@ -142,16 +142,10 @@ export interface BackupsArgs {
 
 /** A backup container's limits, logs, privileges and stop. */
 export function backupRuntime(config: BackupConfig, log: LogRotation, kind: BackupKind): ServiceRuntime {
-    return {
-        memoryMb: config.limits.memoryMb,
-        cpus: config.limits.cpus,
-        log,
-        // The script ends on SIGTERM (Docker's init passes it on), ending a backup under way:
-        // its partial file is never taken for a backup, and is removed by the next one.
-        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
-        // The root filesystem stays writable: the provider uploads the script (and the password) into "/".
-        security: { noNewPrivileges: true, capabilities: BACKUP_CAPABILITIES[kind] },
-    };
+    // The script ends on SIGTERM (Docker's init passes it on), ending a backup under way:
+    // its partial file is never taken for a backup, and is removed by the next one.
+    // The root filesystem stays writable: the provider uploads the script (and the password) into "/".
+    return serviceRuntime(config.limits, log, { noNewPrivileges: true, capabilities: BACKUP_CAPABILITIES[kind] });
 }
 
 /** The environment every backup container shares: what to back up, how often, how many to keep. */

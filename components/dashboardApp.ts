@@ -12,7 +12,7 @@ import {
     secretFile,
     serviceLabels,
 } from "./containerSettings";
-import { ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
+import { ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
 
 /** How the app reaches MySQL on the stack's network. */
 export interface MySqlConnection {
@@ -49,18 +49,12 @@ export const APP_UID = "1000";
 
 /** The app container's limits, logs, privileges and stop. */
 export function appRuntime(config: AppConfig, log: ServiceRuntime["log"]): ServiceRuntime {
-    return {
-        memoryMb: config.limits.memoryMb,
-        cpus: config.limits.cpus,
-        log,
-        // Docker's init (PID 1) passes SIGTERM to node, which stops serving and exits.
-        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
-        // The image runs as `node` from the start and changes no user or file owner: it needs no
-        // capability at all (tried on the engine: healthy with every one dropped). The root
-        // filesystem stays writable only because the provider copies the password file into "/"
-        // before the start, which Docker refuses for a read-only root.
-        security: { noNewPrivileges: true, capabilities: [] },
-    };
+    // Docker's init (PID 1) passes SIGTERM to node, which stops serving and exits.
+    // The image runs as `node` from the start and changes no user or file owner: it needs no
+    // capability at all (tried on the engine: healthy with every one dropped). The root
+    // filesystem stays writable only because the provider copies the password file into "/"
+    // before the start, which Docker refuses for a read-only root.
+    return serviceRuntime(config.limits, log, { noNewPrivileges: true, capabilities: [] });
 }
 
 /**

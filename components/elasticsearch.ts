@@ -5,7 +5,7 @@ import { ServiceSettings, envList, fixedContainerOptions, onNetwork, publishedPo
 import type { BackupStore } from "./backup";
 import { elasticsearchSnapshotEnv } from "./backup";
 import { dataVolume } from "./dataVolume";
-import { ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
+import { ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
 
 export interface ElasticsearchArgs extends ServiceSettings {
     readonly config: ElasticsearchConfig;
@@ -33,17 +33,11 @@ export const ELASTICSEARCH_CAPABILITIES = ["KILL", "SETGID", "SETUID", "SYS_CHRO
 
 /** The Elasticsearch container's limits, logs, privileges and stop. */
 export function elasticsearchRuntime(config: ElasticsearchConfig, log: ServiceRuntime["log"]): ServiceRuntime {
-    return {
-        memoryMb: config.limits.memoryMb,
-        cpus: config.limits.cpus,
-        log,
-        // The node closes its shards and exits 0 on SIGTERM (tini, PID 1, passes it on).
-        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
-        // The root filesystem stays writable: the node creates config/elasticsearch.keystore on
-        // its first start and its temporary folder under /tmp, and a tmpfs over config/ would
-        // hide the image's own settings.
-        security: { noNewPrivileges: true, capabilities: ELASTICSEARCH_CAPABILITIES },
-    };
+    // The node closes its shards and exits 0 on SIGTERM (tini, PID 1, passes it on).
+    // The root filesystem stays writable: the node creates config/elasticsearch.keystore on
+    // its first start and its temporary folder under /tmp, and a tmpfs over config/ would
+    // hide the image's own settings.
+    return serviceRuntime(config.limits, log, { noNewPrivileges: true, capabilities: ELASTICSEARCH_CAPABILITIES });
 }
 
 /** Healthy once the single-node cluster answers with at least yellow status (the 7.x images ship curl). */

@@ -4,7 +4,7 @@ import * as random from "@pulumi/random";
 import type { DataConfig, JupyterConfig, RestartPolicy } from "./config";
 import { bindMount, envList, fixedContainerOptions, publishedPort, pulledImage, secretFile, serviceLabels } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
-import { LogRotation, ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
+import { LogRotation, SecuritySettings, ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
 
 export interface JupyterWorkspaceArgs {
     readonly config: JupyterConfig;
@@ -38,21 +38,16 @@ export const JUPYTER_CAPABILITIES = ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "KI
 
 /** The Jupyter container's limits, logs, privileges and stop. */
 export function jupyterRuntime(config: JupyterConfig, log: LogRotation): ServiceRuntime {
-    return {
-        memoryMb: config.limits.memoryMb,
-        cpus: config.limits.cpus,
-        log,
-        // tini (PID 1) passes SIGTERM to the server, which shuts its kernels down and exits.
-        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
-        // The root filesystem stays writable: the start-up script writes /etc/sudoers.d as root on
-        // every start, and the provider copies the token file into "/" before the start.
-        // `jupyterGrantSudo` asks for root inside the container: sudo refuses to run under
-        // no-new-privileges ("prevents sudo from running as root"), and a root user is only
-        // useful with Docker's default capabilities, so both restrictions are off for it alone.
-        security: config.grantSudo
-            ? { noNewPrivileges: false, capabilities: "docker-default" }
-            : { noNewPrivileges: true, capabilities: JUPYTER_CAPABILITIES },
-    };
+    // tini (PID 1) passes SIGTERM to the server, which shuts its kernels down and exits.
+    // The root filesystem stays writable: the start-up script writes /etc/sudoers.d as root on
+    // every start, and the provider copies the token file into "/" before the start.
+    // `jupyterGrantSudo` asks for root inside the container: sudo refuses to run under
+    // no-new-privileges ("prevents sudo from running as root"), and a root user is only
+    // useful with Docker's default capabilities, so both restrictions are off for it alone.
+    const security: SecuritySettings = config.grantSudo
+        ? { noNewPrivileges: false, capabilities: "docker-default" }
+        : { noNewPrivileges: true, capabilities: JUPYTER_CAPABILITIES };
+    return serviceRuntime(config.limits, log, security);
 }
 
 /** True when the config asks for anything beyond the pinned base image. */

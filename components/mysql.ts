@@ -13,7 +13,7 @@ import {
     serviceLabels,
 } from "./containerSettings";
 import { dataVolume } from "./dataVolume";
-import { ServiceRuntime, containerRuntimeArgs } from "./runtimeSettings";
+import { ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
 
 export interface MySqlArgs extends ServiceSettings {
     readonly config: MySqlConfig;
@@ -37,17 +37,11 @@ export const MYSQL_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
 
 /** The MySQL container's limits, logs, privileges and stop. */
 export function mysqlRuntime(config: MySqlConfig, log: ServiceRuntime["log"]): ServiceRuntime {
-    return {
-        memoryMb: config.limits.memoryMb,
-        cpus: config.limits.cpus,
-        log,
-        // mysqld shuts down cleanly on SIGTERM (the image sets no STOPSIGNAL): InnoDB flushes and
-        // the server logs "Shutdown complete" and exits 0, if it is given the time.
-        stop: { graceSeconds: config.limits.stopGraceSeconds, signal: "SIGTERM" },
-        // The root filesystem stays writable: the provider copies the secret files into "/" before
-        // the start, which Docker refuses for a read-only root ("container rootfs is marked read-only").
-        security: { noNewPrivileges: true, capabilities: MYSQL_CAPABILITIES },
-    };
+    // mysqld shuts down cleanly on SIGTERM (the image sets no STOPSIGNAL): InnoDB flushes and
+    // the server logs "Shutdown complete" and exits 0, if it is given the time.
+    // The root filesystem stays writable: the provider copies the secret files into "/" before
+    // the start, which Docker refuses for a read-only root ("container rootfs is marked read-only").
+    return serviceRuntime(config.limits, log, { noNewPrivileges: true, capabilities: MYSQL_CAPABILITIES });
 }
 
 /** A first start initialises the data directory before MySQL accepts connections; minutes, not seconds. */

@@ -1,4 +1,5 @@
 import type * as docker from "@pulumi/docker";
+import type { ServiceLimits } from "./config";
 
 /**
  * How one service's container runs for months unattended: its limits, its log rotation, its
@@ -44,6 +45,14 @@ export interface SecuritySettings {
      * (only where the user asked for root inside the container, as `jupyterGrantSudo` does).
      */
     readonly capabilities: readonly string[] | "docker-default";
+}
+
+/**
+ * A service's runtime from its configured limits and the privileges its image needs. Every
+ * image of the stack stops cleanly on SIGTERM, each component says how next to its call.
+ */
+export function serviceRuntime(limits: ServiceLimits, log: LogRotation, security: SecuritySettings): ServiceRuntime {
+    return { memoryMb: limits.memoryMb, cpus: limits.cpus, log, stop: { graceSeconds: limits.stopGraceSeconds, signal: "SIGTERM" }, security };
 }
 
 /** The fields of `docker.ContainerArgs` a `ServiceRuntime` sets. */
