@@ -158,7 +158,9 @@ restore_elasticsearch() {
 backup_notebooks() {
 	local name="notebooks-$(stamp).tar.gz"
 	local partial="$DIR/.$name.partial"
-	if ! tar -C "$NOTEBOOKS_DIR" -czf "$partial" .; then
+	# What is in the folder, not the folder itself: a restore then never has to change the mode of
+	# the volume's root, which belongs to the notebook user (and root here holds no FOWNER).
+	if ! (cd "$NOTEBOOKS_DIR" && find . -mindepth 1 -maxdepth 1 -printf '%P\0' | tar --null -T - -czf "$partial"); then
 		rm -f "$partial"
 		fail "archiving $NOTEBOOKS_DIR failed" || return 1
 	fi
@@ -175,8 +177,8 @@ restore_notebooks() {
 	log "restoring $1 into $NOTEBOOKS_DIR (what is there now is replaced)"
 	find "$NOTEBOOKS_DIR" -mindepth 1 -delete || fail "emptying $NOTEBOOKS_DIR failed" || return 1
 	# Owned by whoever extracts them; the Jupyter container gives the folder to the notebook user
-	# when it starts again (CHOWN_EXTRA). The folder itself keeps its owner and mode.
-	tar -C "$NOTEBOOKS_DIR" -xzf "$file" --no-same-owner --no-overwrite-dir || fail "extracting $1 failed"
+	# when it starts again (CHOWN_EXTRA).
+	tar -C "$NOTEBOOKS_DIR" -xzf "$file" --no-same-owner || fail "extracting $1 failed"
 }
 
 # ---- Files on the store: listing and retention --------------------------------------------

@@ -33,7 +33,7 @@ import type { ConfigurableStack } from "./stackSecrets";
 export const DEFAULT_STACK = "dev";
 export const POLICY_PACK = "policy";
 
-const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs|adopt> [-- flags]
+const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs|adopt|backup|restore> [-- flags]
        npm run stack -- <any pulumi command> [flags]
   The stack: --stack <name> (or -s), else $STACK, else ${DEFAULT_STACK}.
   up, destroy and refresh show what they would change and ask first; --yes skips the question.
@@ -43,6 +43,8 @@ const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs|adopt> [-- fla
   (where Pulumi has them); with any other flag they go to the Pulumi CLI as typed.
   outputs [name]: the stack's outputs, secrets shown.
   adopt [--compose-file <docker-compose.yml>] [--yes]: take over the guide's hand-made deployment.
+  backup [--list]: take a backup of every store now (or list the backups kept).
+  restore <backup> [--yes]: stop what uses the store, restore the backup, start it again.
   up first keeps the stack's passwords and Jupyter token in its encrypted config (generated once).`;
 
 /** Where the command writes, and how it asks. */
@@ -259,6 +261,10 @@ export async function stackCommand(argv: string[], options: StackCommandOptions)
                     return runOperation(stack, "up", operationFlags("up", yes ? ["--yes"] : [])!, terminal);
                 },
             });
+        }
+        if (verb === "backup" || verb === "restore") {
+            const { backupCommand } = await import("./backupCommand");
+            return await backupCommand(configurable, { projectDir, stackName, verb, args, terminal });
         }
         if (verb === "outputs" && args.length <= 1 && !args.some((a) => a.startsWith("-"))) return await showOutputs(stack, args[0], terminal);
         // As typed, on the stack; `outputs` with flags is `stack output --show-secrets` with them.

@@ -341,6 +341,6 @@ describe("npm run up, preview, destroy, refresh, outputs and stack", () => {
         });
         const result = spawnSync(process.execPath, [path.join(PROJECT_DIR, "scripts/stack.js")], { encoding: "utf8" });
         expect(result.status).toBe(2);
-        expect(result.stderr).toMatch(/^usage: npm run <preview\|up\|destroy\|refresh\|outputs\|adopt>/);
+        expect(result.stderr).toMatch(/^usage: npm run <preview\|up\|destroy\|refresh\|outputs\|adopt\|backup\|restore>/);
     });
 });

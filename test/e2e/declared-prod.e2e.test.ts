@@ -52,7 +52,7 @@ describeWithEngine(`the declared prod stack on a real Docker engine (${engine.re
         const declared = prod.run.resources.filter((r) => r.type === TYPES.container).map((r) => r.inputs.name as string);
         const running = await expectRunningAndHealthy(prod);
         expect([...running.keys()].sort()).toEqual(declared.sort());
-        expect(declared.sort()).toEqual(["prod-sb-app", "prod-sb-elasticsearch", "prod-sb-mysql"]);
+        expect(declared.sort()).toEqual(["prod-sb-app", "prod-sb-elasticsearch", "prod-sb-elasticsearch-backup", "prod-sb-mysql", "prod-sb-mysql-backup"]);
     });
 
     it("answers /health with 200 on the app's port, and the generated passwords from the outputs work", async () => {

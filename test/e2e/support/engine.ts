@@ -409,7 +409,7 @@ export class DockerEngine {
         onlyFields(
             i,
             [
-                "name", "image", "command", "envs", "user", "labels", "ports", "volumes", "mounts", "networksAdvanced", "healthcheck", "restart", "init", "uploads", "wait", "waitTimeout",
+                "name", "image", "entrypoints", "command", "envs", "user", "labels", "ports", "volumes", "mounts", "networksAdvanced", "healthcheck", "restart", "init", "uploads", "wait", "waitTimeout",
                 "memory", "cpus", "logDriver", "logOpts", "securityOpts", "capabilities", "readOnly", "tmpfs", "destroyGraceSeconds", "stopSignal", "stopTimeout",
             ],
             where,
@@ -456,6 +456,10 @@ export class DockerEngine {
             // `name`: "The name of the container."
             name: i.name,
             Image: i.image,
+            // `entrypoints`: "The command to use as the Entrypoint for the container. The Entrypoint
+            // allows you to configure a container to run as an executable" (Config.Entrypoint; the
+            // image's when unset).
+            ...(i.entrypoints ? { Entrypoint: i.entrypoints } : {}),
             // `command`: "The command to use to start the container" (Cmd; the image's when unset).
             ...(i.command ? { Cmd: i.command } : {}),
             // `stopSignal`: "Signal to stop a container (default `SIGTERM`)"; `stopTimeout`: "Timeout
