@@ -74,4 +74,44 @@ describe("the backup script", () => {
         fs.writeFileSync(path.join(dir, "backups", ".status", "notebooks.last-success"), `${old + 120} notebooks/notebooks-old.tar.gz\n`);
         expect(run("health").status).toBe(0);
     });
+
+    it("dumps MySQL consistently (--single-transaction), compressed, with the password from its file and never on the command line", () => {
+        // A stand-in mysqldump on the PATH records how it is called and answers as a complete dump.
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(
+            path.join(bin, "mysqldump"),
+            `#!/bin/bash\nprintf '%s\\n' "$@" > "${dir}/args"\necho "$MYSQL_PWD" > "${dir}/pwd"\necho "CREATE TABLE t (id INT);"\necho "-- Dump completed on 2025-01-01"\n`,
+            { mode: 0o755 },
+        );
+        fs.writeFileSync(path.join(dir, "root_password"), "s3cret-root-password\n", { mode: 0o400 });
+        env = {
+            ...env,
+            PATH: `${bin}:${process.env.PATH}`,
+            BACKUP_KIND: "mysql",
+            MYSQL_HOST: "mysql",
+            MYSQL_DATABASE: "bas_dev",
+            MYSQL_ROOT_PASSWORD_FILE: path.join(dir, "root_password"),
+        };
+        const now = run("now");
+        expect(now.status).toBe(0);
+        expect(now.stdout).toMatch(/^mysql\/bas_dev-\d{8}-\d{6}\.sql\.gz\n$/);
+        const args = fs.readFileSync(path.join(dir, "args"), "utf8").trim().split("\n");
+        expect(args).toEqual(expect.arrayContaining(["--single-transaction", "--quick", "--routines", "--triggers", "--events", "--databases", "bas_dev", "--user=root"]));
+        expect(args.join(" ")).not.toContain("s3cret");
+        expect(fs.readFileSync(path.join(dir, "pwd"), "utf8").trim()).toBe("s3cret-root-password");
+        const dump = spawnSync("gzip", ["-dc", path.join(dir, "backups", now.stdout.trim())], { encoding: "utf8" }).stdout;
+        expect(dump).toContain("-- Dump completed");
+    });
+
+    it("refuses a dump that did not get to its end, keeping no file and turning unhealthy", () => {
+        const bin = path.join(dir, "bin");
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, "mysqldump"), '#!/bin/bash\necho "CREATE TABLE t (id INT);"\n', { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "root_password"), "s3cret-root-password\n");
+        env = { ...env, PATH: `${bin}:${process.env.PATH}`, BACKUP_KIND: "mysql", MYSQL_HOST: "mysql", MYSQL_DATABASE: "bas_dev", MYSQL_ROOT_PASSWORD_FILE: path.join(dir, "root_password") };
+        expect(run("now")).toMatchObject({ status: 1, stderr: expect.stringContaining("the dump of bas_dev is incomplete") });
+        expect(fs.readdirSync(path.join(dir, "backups", "mysql"))).toEqual([]);
+        expect(run("health").status).toBe(1);
+    });
 });
