@@ -25,12 +25,12 @@ export const ELASTICSEARCH_UID = "1000";
 export type BackupKind = "mysql" | "elasticsearch" | "notebooks";
 
 /**
- * What each backup container needs beyond running as root, found on the engine with everything
- * dropped: the MySQL one writes root's own folders on the store and reads root's password file,
- * which needs none; the Elasticsearch one hands the snapshot folder to the node's user (CHOWN:
- * "chown: changing ownership ... Operation not permitted", and the node then refuses the
- * repository as not writable); the notebooks one reads and, on a restore, replaces the notebook
- * user's files (DAC_OVERRIDE: "tar: ./...: Cannot open: Permission denied" on a 0600 notebook).
+ * What each backup container keeps, running as root with every other capability dropped: the
+ * MySQL one writes root's own folders on the store and reads root's password file, which needs
+ * none; the Elasticsearch one hands the snapshot folder to the node's user (CHOWN), without which
+ * the node cannot write its repository; the notebooks one reads and, on a restore, replaces the
+ * notebook user's files (DAC_OVERRIDE). The real-engine suite shows these are enough; that CHOWN
+ * and DAC_OVERRIDE are each needed follows from what the script does, not from a run without them.
  */
 export const BACKUP_CAPABILITIES: Record<BackupKind, string[]> = {
     mysql: [],
