@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import Docker from "dockerode";
 import { parseStackConfig } from "../components/config";
+import { confirmed } from "./confirm";
 import { AdoptionRefused, describePlan, GuidePasswords, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "./adopt";
 import { readProjectFile, withDefaults } from "./projectConfig";
 import type { ConfigurableStack } from "./stackSecrets";
@@ -73,13 +74,7 @@ export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptio
         say(`Adopting the hand-made deployment into stack ${options.stackName}; no volume is removed:`);
         for (const line of describePlan(plan)) say(`  - ${line}`);
         say("  - then npm run up, which creates the stack's own containers on the adopted volumes");
-        if (!yes) {
-            const answer = await terminal.ask("Do you want to adopt it? (yes/no) ");
-            if (answer === undefined || !/^y(es)?$/i.test(answer.trim())) {
-                say("Nothing was changed.");
-                return 1;
-            }
-        }
+        if (!yes && !(await confirmed(terminal, "Do you want to adopt it?"))) return 1;
         for (const c of plan.config) await stack.setConfig(`${project.name}:${c.key}`, c.value, c.secret);
         await removeHandMade(docker, plan);
         say("Config set and hand-made containers removed; bringing the stack up.");

@@ -12,6 +12,7 @@ import { backupContainerNames, parseStackConfig, StackConfig } from "../componen
 import type { BackupKind } from "../components/backup";
 import { localDocker } from "./adoptCommand";
 import type { AdoptTerminal } from "./adoptCommand";
+import { confirmed } from "./confirm";
 import { readProjectFile, withDefaults } from "./projectConfig";
 import type { ConfigurableStack } from "./stackSecrets";
 
@@ -157,13 +158,7 @@ export async function backupCommand(stack: ConfigurableStack, options: BackupOpt
     }[kind];
     say(`Restoring ${backup} in stack ${options.stackName}: ${user.name} is stopped, ${what}, then ${user.name} is started again.`);
     say("What is there now is lost unless you back it up first (npm run backup).");
-    if (!yes) {
-        const answer = await terminal.ask("Do you want to restore it? (yes/no) ");
-        if (answer === undefined || !/^y(es)?$/i.test(answer.trim())) {
-            say("Nothing was changed.");
-            return 1;
-        }
-    }
+    if (!yes && !(await confirmed(terminal, "Do you want to restore it?"))) return 1;
     const started = Date.now();
     await docker.getContainer(user.name).stop({ t: user.graceSeconds }).catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 304) throw err;

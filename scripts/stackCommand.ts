@@ -27,6 +27,7 @@ import * as readline from "readline";
 // Types only here: the SDK is loaded once there is something to run (usage is shown without it).
 import type { DestroyOptions, PreviewOptions, PulumiCommand, RefreshOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import type { CliInstaller } from "./pulumiCli";
+import { confirmed } from "./confirm";
 import { keepSecrets } from "./stackSecrets";
 import type { ConfigurableStack } from "./stackSecrets";
 
@@ -311,11 +312,7 @@ async function runOperation(stack: Stack, operation: Operation, flags: Operation
         const steps = apply[operation];
         if (!yes) {
             await steps.preview();
-            const answer = await terminal.ask(`${steps.question} (yes/no) `);
-            if (answer === undefined || !/^y(es)?$/i.test(answer.trim())) {
-                terminal.err(answer === undefined ? "No answer (the input has ended): nothing was changed. --yes changes without asking.\n" : "Nothing was changed.\n");
-                return 1;
-            }
+            if (!(await confirmed(terminal, steps.question))) return 1;
         }
         await steps.apply();
         return 0;
@@ -394,34 +391,34 @@ function cliFailure(err: Error): { code: number; message: string } {
     return { code, message };
 }
 
+/** The next line of standard input, or undefined when it has ended. */
+function readLine(): Promise<string | undefined> {
+    return new Promise((resolve) => {
+        const lines = readline.createInterface({ input: process.stdin, terminal: false });
+        let answer: string | undefined;
+        lines.once("line", (line) => {
+            answer = line;
+            lines.close();
+        });
+        lines.once("close", () => resolve(answer));
+    });
+}
+
 /** This process's terminal. */
 export function processTerminal(): Terminal {
     return {
         out: (text) => process.stdout.write(text),
         err: (text) => process.stderr.write(text),
-        ask: (question) =>
-            new Promise((resolve) => {
-                const lines = readline.createInterface({ input: process.stdin, terminal: false });
-                let answer: string | undefined;
-                lines.once("line", (line) => {
-                    answer = line;
-                    lines.close();
-                });
-                lines.once("close", () => resolve(answer));
-                process.stderr.write(question);
-            }),
+        ask: (question) => {
+            process.stderr.write(question);
+            return readLine();
+        },
         askHidden: (question) =>
             new Promise((resolve) => {
                 process.stderr.write(question);
                 const input = process.stdin;
                 if (!input.isTTY) {
-                    const lines = readline.createInterface({ input, terminal: false });
-                    let answer: string | undefined;
-                    lines.once("line", (line) => {
-                        answer = line;
-                        lines.close();
-                    });
-                    lines.once("close", () => resolve(answer));
+                    void readLine().then(resolve);
                     return;
                 }
                 // A terminal: read raw keys and echo nothing, as `sudo` and `ssh` do.
