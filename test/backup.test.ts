@@ -2,9 +2,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { BACKUP_HEALTHCHECK, BACKUP_SCRIPT, BACKUP_SCRIPT_SOURCE, SNAPSHOT_LOCATION } from "../components/backup";
-import { intervalSeconds, parseStackConfig } from "../components/config";
-import { ConfigError } from "../components/configReader";
-import { Declared, PROJECT, PROJECT_DIR, TYPES, declareStack, envMap, plainInputsText, runProgram, stackConfig, valueOf } from "./support/program";
+import { intervalSeconds } from "../components/config";
+import { configProblems as problems, parseDevConfig as parse } from "./support/fixtures";
+import { Declared, TYPES, declareStack, envMap, plainInputsText, runProgram, stackConfig, valueOf } from "./support/program";
 
 const backupContainers = (declared: Declared) =>
     declared
@@ -146,20 +146,6 @@ describe("backups in the dev stack", () => {
 });
 
 describe("backup config", () => {
-    const parse = (overrides: Record<string, unknown>) => {
-        const values = stackConfig("dev", overrides);
-        return parseStackConfig(PROJECT, "dev", (key) => values[key], PROJECT_DIR);
-    };
-    const problems = (overrides: Record<string, unknown>): readonly string[] => {
-        try {
-            parse(overrides);
-        } catch (err) {
-            expect(err).toBeInstanceOf(ConfigError);
-            return (err as ConfigError).problems;
-        }
-        throw new Error("the config was accepted");
-    };
-
     it.each([
         ["1m", 60],
         ["30m", 1800],

@@ -1,23 +1,7 @@
-import { ConfigError } from "../components/configReader";
-import { StackConfig, heapBytes, parseStackConfig } from "../components/config";
-import { PROJECT, PROJECT_DIR, stackConfig } from "./support/program";
+import { heapBytes } from "../components/config";
+import { configProblems as problems, parseDevConfig as parse } from "./support/fixtures";
+import { PROJECT, PROJECT_DIR } from "./support/program";
 
-/** Parses the dev stack's config with `overrides` (keys without namespace). */
-function parse(overrides: Record<string, unknown> = {}): StackConfig {
-    const values = stackConfig("dev", overrides);
-    return parseStackConfig(PROJECT, "dev", (key) => values[key], PROJECT_DIR);
-}
-
-/** The problems a config with `overrides` is refused for. */
-function problems(overrides: Record<string, unknown>): readonly string[] {
-    try {
-        parse(overrides);
-    } catch (err) {
-        expect(err).toBeInstanceOf(ConfigError);
-        return (err as ConfigError).problems;
-    }
-    throw new Error("the config was accepted");
-}
 
 describe("the dev stack's config", () => {
     const config = parse();

@@ -16,11 +16,11 @@ import os from "os";
 import path from "path";
 import Docker from "dockerode";
 import mysql from "mysql2/promise";
-import { parseStackConfig } from "../../components/config";
 import { describePlan, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "../../scripts/adopt";
 import type { AdoptionPlan } from "../../scripts/adopt";
 import { keepSecrets } from "../../scripts/stackSecrets";
-import { PROJECT, PROJECT_DIR, stackConfig } from "../support/program";
+import { parseDevConfig } from "../support/fixtures";
+import { PROJECT, PROJECT_DIR } from "../support/program";
 import { docker, engineAnswers, waitUntil } from "./support/docker";
 import { bringUp, claimStackNames, ConfigStore, DeclaredStack, removeLeftovers, standInImages } from "./support/declaredStack";
 import { ensureBaseImages, FIXTURES, IMAGES } from "./support/images";
@@ -37,8 +37,7 @@ const log = (line: string) => process.stderr.write(`adopt: ${line}\n`);
 
 /** The dev stack's validated config, as the stack command reads it, with `overrides`. */
 function devConfig(overrides: Record<string, unknown> = {}) {
-    const values = stackConfig("dev", { ...standInImages(), ...overrides });
-    return parseStackConfig(PROJECT, "dev", (key) => values[key], PROJECT_DIR);
+    return parseDevConfig({ ...standInImages(), ...overrides });
 }
 
 function composeUp(dir: string, ...args: string[]): string {

@@ -1,4 +1,7 @@
-import type { JupyterConfig } from "../../components/config";
+import { ConfigError } from "../../components/configReader";
+import { parseStackConfig } from "../../components/config";
+import type { JupyterConfig, StackConfig } from "../../components/config";
+import { PROJECT, PROJECT_DIR, stackConfig } from "./program";
 
 /** The dev stack's Jupyter settings as the config module returns them, with `overrides`. */
 export function jupyterConfig(overrides: Partial<JupyterConfig> = {}): JupyterConfig {
@@ -19,4 +22,21 @@ export function jupyterConfig(overrides: Partial<JupyterConfig> = {}): JupyterCo
         limits: { memoryMb: 4096, cpus: "2", stopGraceSeconds: 30 },
         ...overrides,
     };
+}
+
+/** The dev stack's config as the program reads and checks it, with `overrides` (keys without namespace). */
+export function parseDevConfig(overrides: Record<string, unknown> = {}): StackConfig {
+    const values = stackConfig("dev", overrides);
+    return parseStackConfig(PROJECT, "dev", (key) => values[key], PROJECT_DIR);
+}
+
+/** The problems the dev stack's config with `overrides` is refused for. */
+export function configProblems(overrides: Record<string, unknown>): readonly string[] {
+    try {
+        parseDevConfig(overrides);
+    } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems;
+    }
+    throw new Error("the config was accepted");
 }
