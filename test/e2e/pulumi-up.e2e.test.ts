@@ -42,8 +42,6 @@ import {
     stackVolumes,
 } from "./support/stackChecks";
 
-/** Set by jest.pulumi.config.js alone, so that `npm run test:e2e` never runs this suite a second time. */
-const ownConfig = (globalThis as Record<string, unknown>).SMART_BUILDING_PULUMI_UP === true;
 /** Set in the CI job: a missing CLI or engine fails the suite instead of skipping it. */
 const required = process.env.REQUIRE_PULUMI_UP === "true";
 
@@ -60,7 +58,6 @@ function pulumiOnPath(): { ok: boolean; reason: string } {
 
 /** Whether the suite can run here, and what it runs with (or why not). */
 function availability(): { ok: boolean; reason: string } {
-    if (!ownConfig) return { ok: false, reason: "it runs under its own config: npm run test:pulumi (jest.pulumi.config.js)" };
     const cli = pulumiOnPath();
     if (!cli.ok) return { ok: false, reason: `${cli.reason}; install the Pulumi CLI 3.x to run it (CI does, in the pull-request workflow's pulumi-up job)` };
     const engine = engineAnswers();
@@ -70,7 +67,7 @@ function availability(): { ok: boolean; reason: string } {
 
 const available = availability();
 /** In CI a missing CLI or engine is a failure, not a skip. */
-const failInstead = !available.ok && ownConfig && required;
+const failInstead = !available.ok && required;
 if (!available.ok && !failInstead) console.warn(`pulumi-up: skipping the real \`pulumi up\` suite: ${available.reason}.`);
 const describeIfAvailable = available.ok || failInstead ? describe : describe.skip;
 
