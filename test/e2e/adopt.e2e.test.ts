@@ -22,8 +22,8 @@ import { keepSecrets } from "../../scripts/stackSecrets";
 import { parseDevConfig } from "../support/fixtures";
 import { PROJECT, PROJECT_DIR } from "../support/program";
 import { docker, engineAnswers, waitUntil } from "./support/docker";
-import { bringUp, claimStackNames, ConfigStore, DeclaredStack, removeLeftovers, standInImages } from "./support/declaredStack";
-import { ensureBaseImages, FIXTURES, IMAGES } from "./support/images";
+import { bringUp, claimStackNames, ConfigStore, DeclaredStack, standInImages } from "./support/declaredStack";
+import { FIXTURES, IMAGES } from "./support/images";
 import { buildWithBuildKit } from "./support/engine";
 import { exec, expectAppHealthy, expectJupyterWorks, expectRunningAndHealthy, getJson, readRows } from "./support/stackChecks";
 
@@ -62,9 +62,7 @@ describeWhenReady(`adopting the guide's hand-made deployment (${engine.reason}, 
     const config = new ConfigStore();
 
     beforeAll(async () => {
-        await ensureBaseImages();
         release = await claimStackNames("dev");
-        await removeLeftovers("dev");
 
         // Sections 5 and 6: the notebooks volume, Jupyter run on it, `Permission denied`, `chmod 777`.
         await docker(["volume", "create", "jupyter_volume"]);

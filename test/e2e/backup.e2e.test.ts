@@ -14,8 +14,7 @@ import { backupCommand, execIn } from "../../scripts/backupCommand";
 import type { ConfigurableStack } from "../../scripts/stackSecrets";
 import { PROJECT, PROJECT_DIR, stackConfig } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, claimStackNames, ConfigStore, DeclaredStack, removeLeftovers, standInImages } from "./support/declaredStack";
-import { ensureBaseImages } from "./support/images";
+import { bringUp, claimStackNames, ConfigStore, DeclaredStack, standInImages } from "./support/declaredStack";
 import { expectRuntimeApplied } from "./support/runtimeChecks";
 import { connectMysql, exec, expectAppHealthy, expectMysqlRoundTrip, expectRunningAndHealthy, expectSecretsHidden, getJson, ipv4, jupyterLogin, readRows } from "./support/stackChecks";
 
@@ -64,12 +63,9 @@ describeWithEngine(`scheduled backups and restore on a real Docker engine (${eng
     const es = (path: string, init?: RequestInit) => fetch(`${ipv4(dev.outputs.elasticsearchUrl)}${path}`, { ...init, headers: { "content-type": "application/json" } });
 
     beforeAll(async () => {
-        await ensureBaseImages();
         release = await claimStackNames("dev");
-        await removeLeftovers("dev");
         await keepSecrets(config, PROJECT, log);
         dev = await bringUp("dev", overrides(), log);
-        log(`up in ${dev.seconds.toFixed(1)} s`);
     }, 900_000);
 
     afterAll(async () => {

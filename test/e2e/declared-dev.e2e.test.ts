@@ -12,8 +12,7 @@ import path from "path";
 import { keepSecrets } from "../../scripts/stackSecrets";
 import { PROJECT, TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, claimStackNames, ConfigStore, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
-import { ensureBaseImages } from "./support/images";
+import { bringUp, claimStackNames, ConfigStore, criticalPath, DeclaredStack } from "./support/declaredStack";
 import { expectCleanStop, expectRuntimeApplied } from "./support/runtimeChecks";
 import {
     expectAppHealthy,
@@ -44,14 +43,10 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
     let release = () => undefined as void;
 
     beforeAll(async () => {
-        await ensureBaseImages();
         release = await claimStackNames("dev");
-        await removeLeftovers("dev");
         // What `npm run up` does first: the passwords and the token kept in the stack's config.
         expect(await keepSecrets(config, PROJECT, log)).toEqual(["mysqlRootPassword", "mysqlPassword", "jupyterToken"]);
         first = await bringUp("dev", config.overrides(), log);
-        const path = criticalPath(first.engine);
-        log(`up in ${first.seconds.toFixed(1)} s; critical path ${path.seconds.toFixed(1)} s (${path.chain.join(" -> ")}); all work in series ${path.serialSeconds.toFixed(1)} s`);
     }, 900_000);
 
     afterAll(async () => {

@@ -10,8 +10,7 @@ import crypto from "crypto";
 import fs from "fs";
 import { TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, claimStackNames, criticalPath, DeclaredStack, removeLeftovers } from "./support/declaredStack";
-import { ensureBaseImages } from "./support/images";
+import { bringUp, claimStackNames, DeclaredStack } from "./support/declaredStack";
 import { expectCleanStop, expectRuntimeApplied, floodLog } from "./support/runtimeChecks";
 import {
     answers,
@@ -35,12 +34,8 @@ describeWithEngine(`the declared prod stack on a real Docker engine (${engine.re
     let release = () => undefined as void;
 
     beforeAll(async () => {
-        await ensureBaseImages();
         release = await claimStackNames("prod");
-        await removeLeftovers("prod");
         prod = await bringUp("prod", {}, log);
-        const path = criticalPath(prod.engine);
-        log(`up in ${prod.seconds.toFixed(1)} s; critical path ${path.seconds.toFixed(1)} s (${path.chain.join(" -> ")}); all work in series ${path.serialSeconds.toFixed(1)} s`);
     }, 900_000);
 
     afterAll(async () => {

@@ -11,7 +11,7 @@ import Docker from "dockerode";
 import { runProgram, stackConfig, valueOf } from "../../support/program";
 import type { ProgramRun } from "../../support/program";
 import { DockerEngine } from "./engine";
-import { IMAGES, JUPYTER_STANDIN } from "./images";
+import { ensureBaseImages, IMAGES, JUPYTER_STANDIN } from "./images";
 import { LABEL } from "./docker";
 import type { LiveStack } from "./stackChecks";
 import type { ConfigurableStack } from "../../../scripts/stackSecrets";
@@ -65,17 +65,22 @@ export interface DeclaredStack extends LiveStack {
 /**
  * Claims a stack's fixed names and host ports (sb-mysql, 3306, ...) on this engine for one suite
  * at a time: the suites run side by side, more than one brings up the dev stack, and another
- * checkout's run may be going on. Resolves, once no other suite holds them, to the function that
- * lets go of them.
+ * checkout's run may be going on. Once no other suite holds them, and with the images the stack
+ * runs on ready, it removes what an interrupted earlier run left of the stack on the engine
+ * (kept volumes included), then resolves to the function that lets go of them. A suite calls it
+ * once, before its first `bringUp`.
  */
 export async function claimStackNames(stack: string): Promise<() => void> {
+    await ensureBaseImages();
     const lock = path.join(os.tmpdir(), `sb-e2e-names-${stack}.lock`);
     for (;;) {
         try {
             fs.mkdirSync(lock);
             fs.writeFileSync(path.join(lock, "pid"), String(process.pid));
+            await DockerEngine.removeLeftovers(journalOf(stack));
             return () => fs.rmSync(lock, { recursive: true, force: true });
-        } catch {
+        } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
             // Held: by a live suite, wait; by a process that is gone, take it over.
             const holder = Number(fs.readFileSync(path.join(lock, "pid"), { encoding: "utf8", flag: "a+" }) || 0);
             if (holder > 0 && !alive(holder)) fs.rmSync(lock, { recursive: true, force: true });
@@ -95,14 +100,6 @@ function alive(pid: number): boolean {
 
 function journalOf(stack: string): string {
     return path.join(os.tmpdir(), `sb-e2e-engine-${stack}.json`);
-}
-
-/**
- * Removes what an interrupted earlier run of a suite left of `stack` on the engine (kept
- * volumes included): a suite calls it once, before its first `bringUp`.
- */
-export function removeLeftovers(stack: string): Promise<void> {
-    return DockerEngine.removeLeftovers(journalOf(stack));
 }
 
 /**
@@ -152,7 +149,13 @@ export async function bringUp(stack: string, overrides: Record<string, unknown> 
     }
     const outputs: Record<string, any> = {};
     for (const [key, value] of Object.entries(run.outputs)) outputs[key] = await valueOf(value);
-    return { stack, engine, run, outputs, docker: new Docker(), seconds: (Date.now() - started) / 1000 };
+    const seconds = (Date.now() - started) / 1000;
+    const slowest = criticalPath(engine);
+    log?.(
+        `up in ${seconds.toFixed(1)} s; critical path ${slowest.seconds.toFixed(1)} s (${slowest.chain.join(" -> ")}); ` +
+            `all work in series ${slowest.serialSeconds.toFixed(1)} s`,
+    );
+    return { stack, engine, run, outputs, docker: new Docker(), seconds };
 }
 
 /**
