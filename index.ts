@@ -1,12 +1,12 @@
-import * as docker from "@pulumi/docker";
 import { Backups, BackupStore, backupsOutput } from "./components/backup";
 import { loadStackConfig } from "./components/config";
-import { labelList, stackLabels } from "./components/containerSettings";
+import { stackLabels } from "./components/containerSettings";
 import { DashboardApp } from "./components/dashboardApp";
 import { Elasticsearch } from "./components/elasticsearch";
 import { JupyterWorkspace } from "./components/jupyter";
 import { MySql } from "./components/mysql";
 import { stackProviders } from "./components/providers";
+import { stackTarget } from "./components/target";
 
 // Config first: a bad value stops the program here, with every problem listed, before
 // anything is declared.
@@ -17,16 +17,14 @@ const providers = stackProviders(config.stack, config.docker);
 const options = { providers: [providers.docker, providers.random] };
 const labels = stackLabels(config.stack, config.environment);
 
-// The guide's sb-network: the services find each other by name on it.
-const network = new docker.Network(
-    "network",
-    { name: config.networkName, driver: "bridge", labels: labelList(labels) },
-    { provider: providers.docker, deleteBeforeReplace: true },
-);
-const shared = { network, restartPolicy: config.restartPolicy, log: config.log, labels };
+// One Docker engine or a swarm (config `target`), and the guide's sb-network on it: the
+// services find each other by name there. Every service below is described once and
+// rendered for the target.
+const target = stackTarget(config, labels, providers);
+const shared = { target, log: config.log, labels };
 
 // With scheduled backups, their store first: Elasticsearch writes its snapshots into it.
-const backupStore = config.backup ? new BackupStore("backup-store", { config: config.backup, data: config.data, labels }, options) : undefined;
+const backupStore = config.backup ? new BackupStore("backup-store", { target, config: config.backup, data: config.data, labels }, options) : undefined;
 
 const mysql = new MySql("mysql", { ...shared, config: config.mysql, data: config.data }, options);
 const elasticsearch = new Elasticsearch("elasticsearch", { ...shared, config: config.elasticsearch, data: config.data, backupStore }, options);
@@ -43,7 +41,7 @@ const app = new DashboardApp(
             password: mysql.password,
         },
         elasticsearchUrl: elasticsearch.internalUrl,
-        waitFor: [mysql.container, elasticsearch.container],
+        waitFor: [mysql.workload, elasticsearch.workload],
         publicHost: config.publicHost,
         projectDir,
     },
@@ -51,18 +49,7 @@ const app = new DashboardApp(
 );
 
 const jupyter = config.jupyter
-    ? new JupyterWorkspace(
-          "jupyter",
-          {
-              config: config.jupyter,
-              restartPolicy: config.restartPolicy,
-              log: config.log,
-              labels,
-              data: config.data,
-              publicHost: config.publicHost,
-          },
-          options,
-      )
+    ? new JupyterWorkspace("jupyter", { ...shared, config: config.jupyter, data: config.data, publicHost: config.publicHost }, options)
     : undefined;
 
 const backups =
@@ -70,35 +57,32 @@ const backups =
         ? new Backups(
               "backup",
               {
+                  ...shared,
                   config: config.backup,
                   store: backupStore,
-                  network,
-                  restartPolicy: config.restartPolicy,
-                  log: config.log,
-                  labels,
-                  // Each backup container runs its store's own image, as the store's container does.
+                  // Each backup runs its store's own image, as the store's service does.
                   mysql: {
-                      image: mysql.container.image,
+                      image: mysql.image,
                       containerName: config.mysql.containerName,
                       host: mysql.networkAlias,
                       port: mysql.internalPort,
                       database: mysql.database,
                       rootPassword: mysql.rootPassword,
-                      container: mysql.container,
+                      workload: mysql.workload,
                   },
                   elasticsearch: {
-                      image: elasticsearch.container.image,
+                      image: elasticsearch.image,
                       containerName: config.elasticsearch.containerName,
                       url: elasticsearch.internalUrl,
-                      container: elasticsearch.container,
+                      workload: elasticsearch.workload,
                   },
                   notebooks:
                       jupyter && config.jupyter && jupyter.volumeName
                           ? {
-                                image: jupyter.container.image,
+                                image: jupyter.image,
                                 containerName: config.jupyter.containerName,
                                 volumeName: jupyter.volumeName,
-                                container: jupyter.container,
+                                workload: jupyter.workload,
                             }
                           : undefined,
               },
@@ -110,7 +94,7 @@ const backups =
 // entry rather than an empty one. Passwords and the Jupyter login URL are secrets.
 export = {
     appUrl: app.url,
-    networkName: network.name,
+    networkName: target.network.name,
     mysqlUser: mysql.user,
     mysqlDatabase: mysql.database,
     mysqlPassword: mysql.password,
@@ -122,7 +106,7 @@ export = {
     ...(jupyter
         ? {
               jupyterUrl: jupyter.url,
-              jupyterContainerName: jupyter.containerName,
+              jupyterContainerName: jupyter.name,
               ...(jupyter.volumeName ? { jupyterVolumeName: jupyter.volumeName } : {}),
           }
         : {}),

@@ -1,11 +1,10 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import * as path from "path";
-import { BACKUP_CONTAINER_SUFFIX, BackupConfig, DataConfig, RestartPolicy } from "./config";
-import { bindMount, envList, fixedContainerOptions, onNetwork, secretFile, serviceLabels } from "./containerSettings";
-import { dataVolume } from "./dataVolume";
-import { LogRotation, ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
+import { BACKUP_CONTAINER_SUFFIX, BackupConfig, DataConfig } from "./config";
+import { LogRotation, ServiceRuntime, serviceRuntime } from "./runtimeSettings";
+import { BindMount, HealthCheck, ServiceDescription, ServiceFile, VolumeMount, secretFile } from "./serviceDescription";
+import { Target, Workload, dataVolume, deployService } from "./target";
 
 /** Where the backup store (volume or host folder) is mounted, in the backup containers and in Elasticsearch. */
 export const BACKUP_PATH = "/backups";
@@ -44,7 +43,7 @@ export const BACKUP_CAPABILITIES: Record<BackupKind, string[]> = {
  * itself only reads two small files, so it runs often, and a failed backup shows within about
  * half a minute.
  */
-export const BACKUP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
+export const BACKUP_HEALTHCHECK: HealthCheck = {
     tests: ["CMD", "/bin/bash", BACKUP_SCRIPT, "health"],
     interval: "15s",
     timeout: "10s",
@@ -55,6 +54,7 @@ export const BACKUP_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
 export const BACKUP_WAIT_TIMEOUT_SECONDS = 600;
 
 export interface BackupStoreArgs {
+    readonly target: Target;
     readonly config: BackupConfig;
     readonly data: DataConfig;
     readonly labels: Readonly<Record<string, string>>;
@@ -65,12 +65,11 @@ export interface BackupStoreArgs {
  * backs up), or a folder of the Docker host (`backupHostFolder`), ideally on another disk.
  */
 export class BackupStore extends pulumi.ComponentResource {
-    public readonly volume?: docker.Volume;
     /** Where the backups go, for the stack's outputs: `volume backup_volume` or `host folder /srv/backups`. */
     public readonly location: pulumi.Output<string>;
-    /** The container fields that mount the store at `BACKUP_PATH`. */
-    public readonly volumes: docker.types.input.ContainerVolume[];
-    public readonly mounts: docker.types.input.ContainerMount[];
+    /** What mounts the store at `BACKUP_PATH` in a service. */
+    public readonly volumes: VolumeMount[];
+    public readonly binds: BindMount[];
 
     constructor(name: string, args: BackupStoreArgs, opts?: pulumi.ComponentResourceOptions) {
         super("smart-building:backup:BackupStore", name, {}, opts);
@@ -78,12 +77,12 @@ export class BackupStore extends pulumi.ComponentResource {
         if (config.hostFolder) {
             this.location = pulumi.output(`host folder ${config.hostFolder}`);
             this.volumes = [];
-            this.mounts = [bindMount(config.hostFolder, BACKUP_PATH, false)];
+            this.binds = [{ source: config.hostFolder, target: BACKUP_PATH, readOnly: false }];
         } else {
-            this.volume = dataVolume(`${name}-volume`, { volumeName: config.volumeName, service: "backup", data: args.data, labels: args.labels }, this);
-            this.location = pulumi.interpolate`volume ${this.volume.name}`;
-            this.volumes = [{ volumeName: this.volume.name, containerPath: BACKUP_PATH }];
-            this.mounts = [];
+            const volume = dataVolume(`${name}-volume`, { volumeName: config.volumeName, service: "backup", data: args.data, labels: args.labels }, args.target, this);
+            this.location = pulumi.interpolate`volume ${volume}`;
+            this.volumes = [{ source: volume, target: BACKUP_PATH }];
+            this.binds = [];
         }
         this.registerOutputs({ location: this.location });
     }
@@ -94,26 +93,25 @@ export function elasticsearchSnapshotEnv(): Record<string, string> {
     return { "path.repo": SNAPSHOT_LOCATION };
 }
 
-/** One store to back up: the container of the service, and how its backup container reaches it. */
-interface Target {
+/** One store to back up: its service, and how its backup reaches it. */
+interface BackedUp {
     readonly kind: BackupKind;
     /** The service's image (the backup container runs the store's own tools). */
     readonly image: pulumi.Input<string>;
-    readonly containerName: pulumi.Input<string>;
-    /** Waited for: the service's container, healthy. */
-    readonly container: docker.Container;
+    readonly containerName: string;
+    /** Waited for: the service, healthy. */
+    readonly workload: Workload;
     readonly envs: Record<string, string>;
-    readonly uploads: docker.types.input.ContainerUpload[];
-    readonly volumes: docker.types.input.ContainerVolume[];
+    readonly files: ServiceFile[];
+    readonly volumes: VolumeMount[];
     /** On the stack's network (the stores), or not (the notebooks volume needs none). */
-    readonly network?: docker.Network;
+    readonly onNetwork: boolean;
 }
 
 export interface BackupsArgs {
     readonly config: BackupConfig;
+    readonly target: Target;
     readonly store: BackupStore;
-    readonly network: docker.Network;
-    readonly restartPolicy: RestartPolicy;
     readonly log: LogRotation;
     readonly labels: Readonly<Record<string, string>>;
     readonly mysql: {
@@ -123,20 +121,20 @@ export interface BackupsArgs {
         readonly port: number;
         readonly database: string;
         readonly rootPassword: pulumi.Input<string>;
-        readonly container: docker.Container;
+        readonly workload: Workload;
     };
     readonly elasticsearch: {
         readonly image: pulumi.Input<string>;
         readonly containerName: string;
         readonly url: string;
-        readonly container: docker.Container;
+        readonly workload: Workload;
     };
     /** The notebooks volume, when Jupyter runs on one (a host folder is the host's to back up). */
     readonly notebooks?: {
         readonly image: pulumi.Input<string>;
         readonly containerName: string;
         readonly volumeName: pulumi.Input<string>;
-        readonly container: docker.Container;
+        readonly workload: Workload;
     };
 }
 
@@ -149,14 +147,14 @@ export function backupRuntime(config: BackupConfig, log: LogRotation, kind: Back
 }
 
 /** The environment every backup container shares: what to back up, how often, how many to keep. */
-export function backupEnv(config: BackupConfig, kind: BackupKind, extra: Record<string, string>): string[] {
-    return envList({
+export function backupEnv(config: BackupConfig, kind: BackupKind, extra: Record<string, string>): Record<string, string> {
+    return {
         BACKUP_INTERVAL_SECONDS: String(config.intervalSeconds),
         BACKUP_KIND: kind,
         BACKUP_RETENTION: String(config.retention),
         BACKUP_ROOT: BACKUP_PATH,
         ...extra,
-    });
+    };
 }
 
 /**
@@ -167,8 +165,9 @@ export function backupEnv(config: BackupConfig, kind: BackupKind, extra: Record<
  * newest `retention`, and reports unhealthy when its last backup failed or is too old.
  */
 export class Backups extends pulumi.ComponentResource {
-    public readonly containers: docker.Container[];
-    public readonly containerNames: pulumi.Output<string>[];
+    /** The containers or swarm services. */
+    public readonly workloads: Workload[];
+    public readonly names: pulumi.Output<string>[];
     /** What is backed up, in the order of `containers`. */
     public readonly kinds: BackupKind[];
 
@@ -179,31 +178,31 @@ export class Backups extends pulumi.ComponentResource {
         // part of a container's definition).
         const script = fs.readFileSync(BACKUP_SCRIPT_SOURCE, "utf8");
 
-        const targets: Target[] = [
+        const targets: BackedUp[] = [
             {
                 kind: "mysql",
                 image: mysql.image,
                 containerName: `${mysql.containerName}${BACKUP_CONTAINER_SUFFIX}`,
-                container: mysql.container,
+                workload: mysql.workload,
                 envs: {
                     MYSQL_DATABASE: mysql.database,
                     MYSQL_HOST: mysql.host,
                     MYSQL_PORT: String(mysql.port),
                     MYSQL_ROOT_PASSWORD_FILE: BACKUP_MYSQL_PASSWORD_FILE,
                 },
-                uploads: [secretFile(BACKUP_MYSQL_PASSWORD_FILE, mysql.rootPassword, "0")],
+                files: [secretFile("mysql-root-password", BACKUP_MYSQL_PASSWORD_FILE, mysql.rootPassword, "0")],
                 volumes: [],
-                network: args.network,
+                onNetwork: true,
             },
             {
                 kind: "elasticsearch",
                 image: elasticsearch.image,
                 containerName: `${elasticsearch.containerName}${BACKUP_CONTAINER_SUFFIX}`,
-                container: elasticsearch.container,
+                workload: elasticsearch.workload,
                 envs: { ELASTICSEARCH_UID, ELASTICSEARCH_URL: elasticsearch.url, SNAPSHOT_REPOSITORY },
-                uploads: [],
+                files: [],
                 volumes: [],
-                network: args.network,
+                onNetwork: true,
             },
             ...(notebooks
                 ? [
@@ -211,48 +210,48 @@ export class Backups extends pulumi.ComponentResource {
                           kind: "notebooks" as const,
                           image: notebooks.image,
                           containerName: `${notebooks.containerName}${BACKUP_CONTAINER_SUFFIX}`,
-                          container: notebooks.container,
+                          workload: notebooks.workload,
                           envs: { NOTEBOOKS_DIR: BACKUP_NOTEBOOKS_PATH },
-                          uploads: [],
-                          volumes: [{ volumeName: notebooks.volumeName, containerPath: BACKUP_NOTEBOOKS_PATH }],
+                          files: [],
+                          volumes: [{ source: notebooks.volumeName, target: BACKUP_NOTEBOOKS_PATH }],
+                          onNetwork: false,
                       },
                   ]
                 : []),
         ];
 
-        this.containers = targets.map(
-            (t) =>
-                new docker.Container(
-                    `${name}-${t.kind}`,
-                    {
-                        name: t.containerName,
-                        image: t.image,
-                        // The store's image with the script in place of its own entrypoint (the
-                        // server's start-up), as root: it writes the store's root-owned folders.
-                        entrypoints: ["/bin/bash", BACKUP_SCRIPT],
-                        command: ["schedule"],
-                        user: "root",
-                        envs: backupEnv(config, t.kind, t.envs),
-                        uploads: [{ file: BACKUP_SCRIPT, content: script, owner: "0", group: "0", permissions: "0555" }, ...t.uploads],
-                        volumes: [...store.volumes, ...t.volumes],
-                        ...(store.mounts.length > 0 ? { mounts: store.mounts } : {}),
-                        ...(t.network ? { networksAdvanced: onNetwork(t.network, `${t.kind}-backup`) } : {}),
-                        healthcheck: BACKUP_HEALTHCHECK,
-                        wait: true,
-                        waitTimeout: BACKUP_WAIT_TIMEOUT_SECONDS,
-                        // bash is not meant to be PID 1: Docker's init reaps and passes the stop signal on.
-                        init: true,
-                        restart: args.restartPolicy,
-                        labels: serviceLabels(args.labels, `${t.kind}-backup`),
-                        ...containerRuntimeArgs(backupRuntime(config, args.log, t.kind)),
-                    } satisfies docker.ContainerArgs,
-                    // Created once the store is healthy, so that the first backup finds it.
-                    fixedContainerOptions(this, [t.container]),
-                ),
-        );
-        this.containerNames = this.containers.map((c) => c.name);
+        const scriptFile: ServiceFile = { key: "script", path: BACKUP_SCRIPT, content: script, secret: false, uid: "0", gid: "0", mode: 0o555 };
+        this.workloads = targets.map((t) => {
+            const description: ServiceDescription = {
+                name: t.containerName,
+                service: `${t.kind}-backup`,
+                onNetwork: t.onNetwork,
+                image: t.image,
+                // The store's image with the script in place of its own entrypoint (the
+                // server's start-up), as root: it writes the store's root-owned folders.
+                entrypoint: ["/bin/bash", BACKUP_SCRIPT],
+                command: ["schedule"],
+                user: "root",
+                // bash is not meant to be PID 1: Docker's init reaps and passes the stop signal on.
+                init: true,
+                env: backupEnv(config, t.kind, t.envs),
+                files: [scriptFile, ...t.files],
+                volumes: [...store.volumes, ...t.volumes],
+                binds: store.binds,
+                ports: [],
+                healthcheck: BACKUP_HEALTHCHECK,
+                runtime: backupRuntime(config, args.log, t.kind),
+                waitTimeoutSeconds: BACKUP_WAIT_TIMEOUT_SECONDS,
+                // It mounts the stores' volumes: on a swarm, it runs on the data node with them.
+                kind: "stateful",
+                labels: args.labels,
+            };
+            // Created once the store is healthy, so that the first backup finds it.
+            return deployService(`${name}-${t.kind}`, description, args.target, this, [t.workload]);
+        });
+        this.names = this.workloads.map((w) => w.name);
         this.kinds = targets.map((t) => t.kind);
-        this.registerOutputs({ containerNames: this.containerNames });
+        this.registerOutputs({ names: this.names });
     }
 }
 
@@ -272,7 +271,7 @@ export interface BackupsSummary {
 
 /** Where backups go, how often, how many are kept, and which container takes them. */
 export function backupsOutput(config: BackupConfig, store: BackupStore, backups: Backups): pulumi.Output<BackupsSummary> {
-    return pulumi.all([store.location, ...backups.containerNames]).apply(([location, ...containers]) => ({
+    return pulumi.all([store.location, ...backups.names]).apply(([location, ...containers]) => ({
         location,
         interval: config.interval,
         retention: config.retention,

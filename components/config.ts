@@ -12,6 +12,10 @@ export interface StackConfig {
     /** "production" stacks are held to stricter rules (see the policy pack). */
     readonly environment: Environment;
     readonly docker: DockerHostConfig;
+    /** Where the services run: containers on one Docker engine, or services on a Docker Swarm. */
+    readonly target: TargetKind;
+    /** The swarm's settings; undefined on the `engine` target. */
+    readonly swarm?: SwarmConfig;
     /** The host name users reach the Docker host by; used in the URLs the stack exports. */
     readonly publicHost: string;
     readonly restartPolicy: RestartPolicy;
@@ -26,6 +30,32 @@ export interface StackConfig {
     readonly jupyter?: JupyterConfig;
     /** Undefined when scheduled backups are off for this stack. */
     readonly backup?: BackupConfig;
+}
+
+export const TARGETS = ["engine", "swarm"] as const;
+export type TargetKind = (typeof TARGETS)[number];
+
+export const ENDPOINT_MODES = ["vip", "dnsrr"] as const;
+export const PUBLISH_MODES = ["ingress", "host"] as const;
+
+/** How the stack's services run on a Docker Swarm (`target: swarm`). */
+export interface SwarmConfig {
+    /** How a service's name resolves: one virtual IP balanced by IPVS (vip), or every task's IP (dnsrr). */
+    readonly endpointMode: (typeof ENDPOINT_MODES)[number];
+    /** Published ports through the routing mesh on every node (ingress), or on the task's own node (host). */
+    readonly publishMode: (typeof PUBLISH_MODES)[number];
+    /** The node label (`docker node update --label-add <label>=true`) of the node that holds the data volumes. */
+    readonly dataNodeLabel: string;
+    /** Where images built by the stack are pushed, since other nodes cannot see a local build. */
+    readonly registry: RegistryConfig;
+}
+
+export interface RegistryConfig {
+    /** `host[:port]`, e.g. "registry.example.com:5000". */
+    readonly server: string;
+    /** "" for a registry without authentication. */
+    readonly username: string;
+    readonly password?: pulumi.Output<string>;
 }
 
 export const ENVIRONMENTS = ["development", "production"] as const;
@@ -103,6 +133,8 @@ export interface AppConfig {
     readonly published: Published;
     /** Host folder bound over the image's dashboard folder, "" for none. */
     readonly contentDir: string;
+    /** App instances on a swarm (one engine runs one container). */
+    readonly replicas: number;
     readonly limits: ServiceLimits;
 }
 
@@ -157,6 +189,12 @@ export function intervalSeconds(interval: string): number | undefined {
     return match ? Number(match[1]) * INTERVAL_UNITS[match[2] as keyof typeof INTERVAL_UNITS] : undefined;
 }
 
+/** A registry address: a host name or IPv4 address and an optional port, as image references start. */
+const REGISTRY_OR_NONE = /^$|^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?(:\d{1,5})?$/;
+const REGISTRY_EXPECTED = 'a registry address such as "registry.example.com:5000"';
+/** A node label key as Docker takes it. */
+const NODE_LABEL = /^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/;
+const MAX_REPLICAS = 100;
 const HOSTNAME = /^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/;
 const DOCKER_HOST = /^(unix|npipe|tcp|ssh):\/\/\S+$/;
 /** An engine on the machine running Pulumi, the only one whose folders the program can see. */
@@ -225,6 +263,7 @@ export function parseStackConfig(
         host: r.string("dockerHost", DOCKER_HOST, 'a Docker host URL such as "unix:///var/run/docker.sock" or "ssh://user@host"'),
         sshOpts: r.stringList("dockerSshOpts", /^\S+$/, "an ssh option word without spaces"),
     };
+    const target = r.oneOf("target", TARGETS);
     const publicHost = r.string("publicHost", HOSTNAME, 'a host name or IP address such as "localhost"');
     const restartPolicy = r.oneOf("restartPolicy", RESTART_POLICIES);
     const log: LogRotation = {
@@ -312,6 +351,7 @@ export function parseStackConfig(
         containerName: r.dockerName("appContainerName", prefix),
         published: { ip: publishAddress, port: r.port("appHostPort") },
         contentDir: r.folder("appContentDir", { relative: true, checkExists: true }),
+        replicas: r.integer("appReplicas", 1, MAX_REPLICAS),
         limits: limits("app"),
     };
     if (app.contentDir !== "" && DOCKER_HOST.test(docker.host) && !localEngine) {
@@ -351,6 +391,10 @@ export function parseStackConfig(
             limits: limits("jupyter"),
         };
     }
+
+    // Read on every target, so that a bad value is reported before anyone moves to a swarm.
+    const swarmConfig = readSwarmConfig(r);
+    const swarm = target === "swarm" ? checkSwarmTarget(r, swarmConfig, { publishAddress, dataPublishAddress, contentDir: app.contentDir }) : undefined;
 
     // Read whether backups are on or not, so that a bad value is reported before anyone turns them on.
     const backupEnabled = r.boolean("backupEnabled");
@@ -412,6 +456,8 @@ export function parseStackConfig(
         stack,
         environment,
         docker,
+        target,
+        swarm,
         publicHost,
         restartPolicy,
         log,
@@ -423,6 +469,62 @@ export function parseStackConfig(
         jupyter,
         backup,
     };
+}
+
+/**
+ * The swarm's settings, with what a swarm cannot do that an engine can: bind a published port to
+ * one address (the routing mesh publishes on every address of every node), and bind a folder of
+ * the machine running Pulumi into a task that may run on another node.
+ */
+function readSwarmConfig(r: ConfigReader): SwarmConfig {
+    return {
+        endpointMode: r.oneOf("swarmEndpointMode", ENDPOINT_MODES),
+        publishMode: r.oneOf("swarmPublishMode", PUBLISH_MODES),
+        dataNodeLabel: r.string("swarmDataNodeLabel", NODE_LABEL, 'a node label such as "org.smartbuilding.data"'),
+        registry: {
+            server: r.string("registryServer", REGISTRY_OR_NONE, REGISTRY_EXPECTED),
+            username: r.string("registryUsername", /^$|^\S+$/, "a user name without spaces, or \"\" for a registry without authentication"),
+            password: r.secret("registryPassword", 1),
+        },
+    };
+}
+
+/** A swarm target's settings, checked against the rest of the stack's config. */
+function checkSwarmTarget(
+    r: ConfigReader,
+    swarm: SwarmConfig,
+    engine: { publishAddress: string; dataPublishAddress: string; contentDir: string },
+): SwarmConfig {
+    if (swarm.registry.server === "") r.problem("registryServer", "", `${REGISTRY_EXPECTED}; target "swarm" needs one, since other nodes cannot see an image built here`);
+    const everywhere = "a swarm publishes a port on every address of every node (ingress) or of the task's node (host), never on one address";
+    if (engine.publishAddress !== "" && engine.publishAddress !== "0.0.0.0") {
+        r.conflict(`${r.qualified("publishAddress")} "${engine.publishAddress}" cannot be honoured with ${r.qualified("target")} "swarm": ${everywhere}; set it to "0.0.0.0".`);
+    }
+    if (!["", "none", "0.0.0.0"].includes(engine.dataPublishAddress)) {
+        r.conflict(
+            `${r.qualified("dataPublishAddress")} "${engine.dataPublishAddress}" cannot be honoured with ${r.qualified("target")} "swarm": ${everywhere}; ` +
+                `set it to "none" (reach MySQL and Elasticsearch from a container on the stack's network) or "0.0.0.0".`,
+        );
+    }
+    if (swarm.endpointMode === "dnsrr" && swarm.publishMode === "ingress") {
+        r.conflict(
+            `${r.qualified("swarmEndpointMode")} "dnsrr" cannot be used with ${r.qualified("swarmPublishMode")} "ingress": the routing mesh needs a virtual IP; ` +
+                `set swarmPublishMode to "host", or swarmEndpointMode to "vip".`,
+        );
+    }
+    if (engine.contentDir !== "") {
+        r.conflict(
+            `${r.qualified("appContentDir")} "${engine.contentDir}" binds a folder of this machine, which the app's tasks on other nodes cannot see; ` +
+                `with ${r.qualified("target")} "swarm" set it to "" (the app serves the dashboard in its image).`,
+        );
+    }
+    if (swarm.registry.username !== "" && swarm.registry.password === undefined) {
+        r.conflict(
+            `${r.qualified("registryUsername")} "${swarm.registry.username}" is set without ${r.qualified("registryPassword")}; ` +
+                `set it as a secret: pulumi config set --secret registryPassword.`,
+        );
+    }
+    return swarm;
 }
 
 /** The suffix of each backup container's name, after the name of the service it backs up. */

@@ -1,18 +1,6 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-import type { Published, RestartPolicy } from "./config";
-import type { LogRotation } from "./runtimeSettings";
-
-/** Settings every service container of the stack shares. */
-export interface ServiceSettings {
-    /** The stack's Docker network; services join it under their service name. */
-    readonly network: docker.Network;
-    readonly restartPolicy: RestartPolicy;
-    /** Log rotation of every container. */
-    readonly log: LogRotation;
-    /** Labels put on every container and volume of the stack (see `stackLabels`). */
-    readonly labels: Readonly<Record<string, string>>;
-}
+import type { Published } from "./config";
 
 export const LABEL_PREFIX = "org.smartbuilding";
 /** The label naming a resource's kind of environment; the policy pack holds "production" ones to stricter rules. */
@@ -64,15 +52,6 @@ export function publishedPort(internal: number, published: Published | undefined
 /** Joins a container to the stack's network under its service name. */
 export function onNetwork(network: docker.Network, alias: string): docker.types.input.ContainerNetworksAdvanced[] {
     return [{ name: network.name, aliases: [alias] }];
-}
-
-/**
- * A secret handed to a container as a file, readable only by `owner`, instead of as an
- * environment variable that `docker inspect` would show. The content stays a Pulumi
- * secret, so the state holds it encrypted.
- */
-export function secretFile(file: string, content: pulumi.Input<string>, owner: string): docker.types.input.ContainerUpload {
-    return { file, content: pulumi.secret(content), owner, group: owner, permissions: "0400" };
 }
 
 /**

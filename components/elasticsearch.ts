@@ -1,14 +1,16 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { DataConfig, ElasticsearchConfig } from "./config";
-import { ServiceSettings, envList, fixedContainerOptions, onNetwork, publishedPort, pulledImage, serviceLabels } from "./containerSettings";
 import type { BackupStore } from "./backup";
 import { elasticsearchSnapshotEnv } from "./backup";
-import { dataVolume } from "./dataVolume";
-import { ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
+import { LogRotation, ServiceRuntime, serviceRuntime } from "./runtimeSettings";
+import { HealthCheck, ServiceDescription } from "./serviceDescription";
+import { Target, Workload, dataVolume, deployService, runImage } from "./target";
 
-export interface ElasticsearchArgs extends ServiceSettings {
+export interface ElasticsearchArgs {
+    readonly target: Target;
     readonly config: ElasticsearchConfig;
+    readonly log: LogRotation;
+    readonly labels: Readonly<Record<string, string>>;
     readonly data: DataConfig;
     /** With scheduled backups: the store the node writes its snapshots to (`path.repo`). */
     readonly backupStore?: BackupStore;
@@ -32,7 +34,7 @@ export const ELASTICSEARCH_WAIT_TIMEOUT_SECONDS = 300;
 export const ELASTICSEARCH_CAPABILITIES = ["KILL", "SETGID", "SETUID", "SYS_CHROOT"];
 
 /** The Elasticsearch container's limits, logs, privileges and stop. */
-export function elasticsearchRuntime(config: ElasticsearchConfig, log: ServiceRuntime["log"]): ServiceRuntime {
+export function elasticsearchRuntime(config: ElasticsearchConfig, log: LogRotation): ServiceRuntime {
     // The node closes its shards and exits 0 on SIGTERM (tini, PID 1, passes it on).
     // The root filesystem stays writable: the node creates config/elasticsearch.keystore on
     // its first start and its temporary folder under /tmp, and a tmpfs over config/ would
@@ -41,7 +43,7 @@ export function elasticsearchRuntime(config: ElasticsearchConfig, log: ServiceRu
 }
 
 /** Healthy once the single-node cluster answers with at least yellow status (the 7.x images ship curl). */
-export const ELASTICSEARCH_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
+export const ELASTICSEARCH_HEALTHCHECK: HealthCheck = {
     tests: [
         "CMD-SHELL",
         `curl --fail --silent --show-error 'http://127.0.0.1:${ELASTICSEARCH_HTTP_PORT}/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null || exit 1`,
@@ -66,54 +68,52 @@ export function javaOpts(heapMin: string, heapMax: string): string {
  * production bootstrap checks), its data on a named volume, the heap from config.
  */
 export class Elasticsearch extends pulumi.ComponentResource {
-    public readonly container: docker.Container;
-    public readonly volume: docker.Volume;
-    public readonly containerName: pulumi.Output<string>;
+    /** The container or swarm service; other services wait for it to be healthy. */
+    public readonly workload: Workload;
+    /** The image reference it runs (its backup runs the same one). */
+    public readonly image: pulumi.Input<string>;
     public readonly networkAlias = ELASTICSEARCH_ALIAS;
     /** The HTTP API on the stack's network, for other services. */
     public readonly internalUrl = `http://${ELASTICSEARCH_ALIAS}:${ELASTICSEARCH_HTTP_PORT}`;
 
     constructor(name: string, args: ElasticsearchArgs, opts?: pulumi.ComponentResourceOptions) {
         super("smart-building:services:Elasticsearch", name, {}, opts);
-        const { config } = args;
+        const { config, target } = args;
 
-        const image = pulledImage(`${name}-image`, config.image, this);
+        this.image = runImage(`${name}-image`, config.image, target, this);
         const store = args.backupStore;
-        this.volume = dataVolume(
+        const volume = dataVolume(
             `${name}-data`,
             { volumeName: config.volumeName, service: ELASTICSEARCH_ALIAS, data: args.data, labels: args.labels },
+            target,
             this,
         );
 
-        this.container = new docker.Container(
-            `${name}-container`,
-            {
-                name: config.containerName,
-                image: image.imageId,
-                envs: envList({
-                    "discovery.type": "single-node",
-                    ES_JAVA_OPTS: javaOpts(config.heapMin, config.heapMax),
-                    ...(store ? elasticsearchSnapshotEnv() : {}),
-                }),
-                // With backups, the store too: the snapshot repository is a folder of it.
-                volumes: [{ volumeName: this.volume.name, containerPath: ELASTICSEARCH_DATA_PATH }, ...(store?.volumes ?? [])],
-                ...(store && store.mounts.length > 0 ? { mounts: store.mounts } : {}),
-                ports: [
-                    ...publishedPort(ELASTICSEARCH_HTTP_PORT, config.publishedHttp),
-                    ...publishedPort(ELASTICSEARCH_TRANSPORT_PORT, config.publishedTransport),
-                ],
-                networksAdvanced: onNetwork(args.network, ELASTICSEARCH_ALIAS),
-                healthcheck: ELASTICSEARCH_HEALTHCHECK,
-                wait: true,
-                waitTimeout: ELASTICSEARCH_WAIT_TIMEOUT_SECONDS,
-                restart: args.restartPolicy,
-                labels: serviceLabels(args.labels, ELASTICSEARCH_ALIAS),
-                ...containerRuntimeArgs(elasticsearchRuntime(config, args.log)),
-            } satisfies docker.ContainerArgs,
-            fixedContainerOptions(this),
-        );
-
-        this.containerName = this.container.name;
-        this.registerOutputs({ containerName: this.containerName, internalUrl: this.internalUrl });
+        const description: ServiceDescription = {
+            name: config.containerName,
+            service: ELASTICSEARCH_ALIAS,
+            onNetwork: true,
+            image: this.image,
+            env: {
+                "discovery.type": "single-node",
+                ES_JAVA_OPTS: javaOpts(config.heapMin, config.heapMax),
+                ...(store ? elasticsearchSnapshotEnv() : {}),
+            },
+            files: [],
+            // With backups, the store too: the snapshot repository is a folder of it.
+            volumes: [{ source: volume, target: ELASTICSEARCH_DATA_PATH }, ...(store?.volumes ?? [])],
+            binds: store?.binds ?? [],
+            ports: [
+                { internal: ELASTICSEARCH_HTTP_PORT, published: config.publishedHttp },
+                { internal: ELASTICSEARCH_TRANSPORT_PORT, published: config.publishedTransport },
+            ],
+            healthcheck: ELASTICSEARCH_HEALTHCHECK,
+            runtime: elasticsearchRuntime(config, args.log),
+            waitTimeoutSeconds: ELASTICSEARCH_WAIT_TIMEOUT_SECONDS,
+            kind: "stateful",
+            labels: args.labels,
+        };
+        this.workload = deployService(name, description, target, this);
+        this.registerOutputs({ name: this.workload.name, internalUrl: this.internalUrl });
     }
 }

@@ -1,14 +1,15 @@
-import * as docker from "@pulumi/docker";
+import type * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { DataConfig, JupyterConfig, RestartPolicy } from "./config";
-import { bindMount, envList, fixedContainerOptions, publishedPort, pulledImage, secretFile, serviceLabels } from "./containerSettings";
-import { dataVolume } from "./dataVolume";
-import { LogRotation, SecuritySettings, ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
+import type { DataConfig, JupyterConfig } from "./config";
+import { pulledImage } from "./containerSettings";
+import { LogRotation, SecuritySettings, ServiceRuntime, serviceRuntime } from "./runtimeSettings";
+import { ServiceDescription, secretFile } from "./serviceDescription";
+import { Target, Workload, builtImage, dataVolume, deployService, runImage } from "./target";
 
 export interface JupyterWorkspaceArgs {
+    readonly target: Target;
     readonly config: JupyterConfig;
-    readonly restartPolicy: RestartPolicy;
     readonly log: LogRotation;
     readonly labels: Readonly<Record<string, string>>;
     readonly data: DataConfig;
@@ -85,14 +86,14 @@ export function derivedImageBuild(config: JupyterConfig): docker.types.input.Doc
  * `CHOWN_EXTRA_OPTS=-R` so files already there are writable too) to the notebook user,
  * then drops to that user before starting the server.
  */
-export function jupyterEnv(config: JupyterConfig): string[] {
-    return envList({
+export function jupyterEnv(config: JupyterConfig): Record<string, string> {
+    return {
         CHOWN_EXTRA: config.mountPath,
         CHOWN_EXTRA_OPTS: "-R",
         JUPYTER_PORT: String(config.containerPort),
         JUPYTER_TOKEN_FILE,
         ...(config.grantSudo ? { GRANT_SUDO: "yes" } : {}),
-    });
+    };
 }
 
 /**
@@ -103,34 +104,42 @@ export function jupyterEnv(config: JupyterConfig): string[] {
  * `docker exec pip install` + `docker cp` + `docker commit`.
  */
 export class JupyterWorkspace extends pulumi.ComponentResource {
-    public readonly container: docker.Container;
+    /** The container or swarm service. */
+    public readonly workload: Workload;
+    /** The image reference it runs (its backup runs the same one). */
+    public readonly image: pulumi.Input<string>;
     /** The derived image, when there are extras. */
     public readonly derivedImage?: docker.Image;
-    public readonly volume?: docker.Volume;
-    public readonly containerName: pulumi.Output<string>;
+    /** The container's or service's name. */
+    public readonly name: pulumi.Output<string>;
     /** The notebooks volume, or undefined when a host folder is bound instead. */
-    public readonly volumeName?: pulumi.Output<string>;
+    public readonly volumeName?: pulumi.Input<string>;
     /** The login URL with its token: a secret. */
     public readonly url: pulumi.Output<string>;
 
     constructor(name: string, args: JupyterWorkspaceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("smart-building:workspace:JupyterWorkspace", name, {}, opts);
-        const { config } = args;
+        const { config, target } = args;
 
-        const base = pulledImage(`${name}-base-image`, config.baseImage, this);
         if (hasExtras(config)) {
-            this.derivedImage = new docker.Image(
+            // The base is pulled (and kept) first, so the build starts from the pinned image.
+            const base = pulledImage(`${name}-base-image`, config.baseImage, this);
+            this.derivedImage = builtImage(
                 `${name}-image`,
-                { imageName: config.derivedImageName, skipPush: true, build: derivedImageBuild(config) },
-                // The base is pulled (and kept) first, so the build starts from the pinned image.
+                { imageName: config.derivedImageName, build: derivedImageBuild(config) },
+                target,
                 { parent: this, dependsOn: [base] },
             );
+            this.image = this.derivedImage.repoDigest;
+        } else {
+            this.image = runImage(`${name}-base-image`, config.baseImage, target, this);
         }
 
         if (!config.hostFolder) {
-            this.volume = dataVolume(
+            this.volumeName = dataVolume(
                 `${name}-notebooks`,
                 { volumeName: config.volumeName, service: JUPYTER_SERVICE, data: args.data, labels: args.labels },
+                target,
                 this,
             );
         }
@@ -138,33 +147,31 @@ export class JupyterWorkspace extends pulumi.ComponentResource {
         // From config, where `npm run up` keeps it across destroy; generated only when unset.
         const token = config.token ?? new random.RandomPassword(`${name}-token`, { length: 48, special: false }, { parent: this }).result;
 
-        this.container = new docker.Container(
-            `${name}-container`,
-            {
-                name: config.containerName,
-                image: this.derivedImage ? this.derivedImage.repoDigest : base.imageId,
-                // Root only for the start-up script (the chown above and GRANT_SUDO); the
-                // server itself runs as the notebook user.
-                user: "root",
-                envs: jupyterEnv(config),
-                uploads: [secretFile(JUPYTER_TOKEN_FILE, token, NOTEBOOK_UID)],
-                ports: publishedPort(config.containerPort, config.published),
-                volumes: this.volume ? [{ volumeName: this.volume.name, containerPath: config.mountPath }] : [],
-                mounts: config.hostFolder ? [bindMount(config.hostFolder, config.mountPath, false)] : [],
-                // No `healthcheck` here: the image ships one that follows the server's port
-                // and base URL. `wait` makes Pulumi wait for it to report healthy.
-                wait: true,
-                waitTimeout: JUPYTER_WAIT_TIMEOUT_SECONDS,
-                restart: args.restartPolicy,
-                labels: serviceLabels(args.labels, JUPYTER_SERVICE),
-                ...containerRuntimeArgs(jupyterRuntime(config, args.log)),
-            } satisfies docker.ContainerArgs,
-            fixedContainerOptions(this),
-        );
+        const description: ServiceDescription = {
+            name: config.containerName,
+            service: JUPYTER_SERVICE,
+            onNetwork: false,
+            image: this.image,
+            // Root only for the start-up script (the chown above and GRANT_SUDO); the
+            // server itself runs as the notebook user.
+            user: "root",
+            env: jupyterEnv(config),
+            files: [secretFile("jupyter-token", JUPYTER_TOKEN_FILE, token, NOTEBOOK_UID)],
+            volumes: this.volumeName ? [{ source: this.volumeName, target: config.mountPath }] : [],
+            binds: config.hostFolder ? [{ source: config.hostFolder, target: config.mountPath, readOnly: false }] : [],
+            ports: [{ internal: config.containerPort, published: config.published }],
+            // No health check here: the image ships one that follows the server's port and
+            // base URL; the target waits for it to report healthy.
+            runtime: jupyterRuntime(config, args.log),
+            waitTimeoutSeconds: JUPYTER_WAIT_TIMEOUT_SECONDS,
+            // Its notebooks live on its node.
+            kind: "stateful",
+            labels: args.labels,
+        };
+        this.workload = deployService(name, description, target, this);
 
-        this.containerName = this.container.name;
-        this.volumeName = this.volume?.name;
+        this.name = this.workload.name;
         this.url = pulumi.secret(pulumi.interpolate`http://${args.publicHost}:${config.published.port}/lab?token=${token}`);
-        this.registerOutputs({ containerName: this.containerName, volumeName: this.volumeName, url: this.url });
+        this.registerOutputs({ name: this.name, volumeName: this.volumeName, url: this.url });
     }
 }

@@ -1,23 +1,18 @@
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { DataConfig, MySqlConfig } from "./config";
-import {
-    ServiceSettings,
-    envList,
-    fixedContainerOptions,
-    onNetwork,
-    publishedPort,
-    pulledImage,
-    secretFile,
-    serviceLabels,
-} from "./containerSettings";
-import { dataVolume } from "./dataVolume";
-import { ServiceRuntime, containerRuntimeArgs, serviceRuntime } from "./runtimeSettings";
+import type { LogRotation } from "./runtimeSettings";
+import { ServiceRuntime, serviceRuntime } from "./runtimeSettings";
+import { HealthCheck, ServiceDescription, secretFile } from "./serviceDescription";
+import { Target, Workload, dataVolume, deployService, runImage } from "./target";
 
-export interface MySqlArgs extends ServiceSettings {
+export interface MySqlArgs {
+    readonly target: Target;
     readonly config: MySqlConfig;
     readonly data: DataConfig;
+    readonly log: LogRotation;
+    /** Labels put on every container, service and volume of the stack (see `stackLabels`). */
+    readonly labels: Readonly<Record<string, string>>;
 }
 
 /** Where the generated passwords are uploaded in the container; the image reads them through `*_FILE` variables. */
@@ -36,7 +31,7 @@ export const MYSQL_PORT = 3306;
 export const MYSQL_CAPABILITIES = ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"];
 
 /** The MySQL container's limits, logs, privileges and stop. */
-export function mysqlRuntime(config: MySqlConfig, log: ServiceRuntime["log"]): ServiceRuntime {
+export function mysqlRuntime(config: MySqlConfig, log: LogRotation): ServiceRuntime {
     // mysqld shuts down cleanly on SIGTERM (the image sets no STOPSIGNAL): InnoDB flushes and
     // the server logs "Shutdown complete" and exits 0, if it is given the time.
     // The root filesystem stays writable: the provider copies the secret files into "/" before
@@ -55,7 +50,7 @@ export const MYSQL_WAIT_TIMEOUT_SECONDS = 300;
  * command line or in the container's environment (MySQL 8 deprecates `MYSQL_PWD` but
  * still reads it; so does MariaDB).
  */
-export const MYSQL_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
+export const MYSQL_HEALTHCHECK: HealthCheck = {
     tests: [
         "CMD-SHELL",
         'MYSQL_PWD="$(cat "$MYSQL_PASSWORD_FILE")" mysql --host=127.0.0.1 --protocol=tcp ' +
@@ -74,9 +69,10 @@ export const MYSQL_HEALTHCHECK: docker.types.input.ContainerHealthcheck = {
  * variables). Other services start once it reports healthy.
  */
 export class MySql extends pulumi.ComponentResource {
-    public readonly container: docker.Container;
-    public readonly volume: docker.Volume;
-    public readonly containerName: pulumi.Output<string>;
+    /** The container or swarm service; other services wait for it to be healthy. */
+    public readonly workload: Workload;
+    /** The image reference it runs (its backup runs the same one). */
+    public readonly image: pulumi.Input<string>;
     /** Host and port on the stack's network. */
     public readonly networkAlias = MYSQL_ALIAS;
     public readonly internalPort = MYSQL_PORT;
@@ -87,14 +83,10 @@ export class MySql extends pulumi.ComponentResource {
 
     constructor(name: string, args: MySqlArgs, opts?: pulumi.ComponentResourceOptions) {
         super("smart-building:services:MySql", name, {}, opts);
-        const { config } = args;
+        const { config, target } = args;
 
-        const image = pulledImage(`${name}-image`, config.image, this);
-        this.volume = dataVolume(
-            `${name}-data`,
-            { volumeName: config.volumeName, service: MYSQL_ALIAS, data: args.data, labels: args.labels },
-            this,
-        );
+        this.image = runImage(`${name}-image`, config.image, target, this);
+        const volume = dataVolume(`${name}-data`, { volumeName: config.volumeName, service: MYSQL_ALIAS, data: args.data, labels: args.labels }, target, this);
 
         // Generated unless config sets them, and stable on purpose: the image applies passwords
         // only when it initialises an empty data directory, so a new value here would no longer
@@ -104,43 +96,41 @@ export class MySql extends pulumi.ComponentResource {
         const rootPassword = config.rootPassword ?? generated("root-password");
         const userPassword = config.password ?? generated("user-password");
 
-        this.container = new docker.Container(
-            `${name}-container`,
-            {
-                name: config.containerName,
-                image: image.imageId,
-                // The image's own command, with the buffer pool the memory limit was checked against.
-                command: ["mysqld", `--innodb-buffer-pool-size=${config.bufferPoolSize}`],
-                envs: envList({
-                    MYSQL_DATABASE: config.database,
-                    MYSQL_PASSWORD_FILE: MYSQL_PASSWORD_FILE,
-                    MYSQL_ROOT_PASSWORD_FILE: MYSQL_ROOT_PASSWORD_FILE,
-                    MYSQL_USER: config.user,
-                }),
-                uploads: [
-                    secretFile(MYSQL_PASSWORD_FILE, userPassword, "0"),
-                    secretFile(MYSQL_ROOT_PASSWORD_FILE, rootPassword, "0"),
-                ],
-                volumes: [{ volumeName: this.volume.name, containerPath: "/var/lib/mysql" }],
-                ports: publishedPort(MYSQL_PORT, config.published),
-                networksAdvanced: onNetwork(args.network, MYSQL_ALIAS),
-                healthcheck: MYSQL_HEALTHCHECK,
-                wait: true,
-                waitTimeout: MYSQL_WAIT_TIMEOUT_SECONDS,
-                restart: args.restartPolicy,
-                labels: serviceLabels(args.labels, MYSQL_ALIAS),
-                ...containerRuntimeArgs(mysqlRuntime(config, args.log)),
-            } satisfies docker.ContainerArgs,
-            fixedContainerOptions(this),
-        );
+        const description: ServiceDescription = {
+            name: config.containerName,
+            service: MYSQL_ALIAS,
+            onNetwork: true,
+            image: this.image,
+            // The image's own command, with the buffer pool the memory limit was checked against.
+            command: ["mysqld", `--innodb-buffer-pool-size=${config.bufferPoolSize}`],
+            env: {
+                MYSQL_DATABASE: config.database,
+                MYSQL_PASSWORD_FILE: MYSQL_PASSWORD_FILE,
+                MYSQL_ROOT_PASSWORD_FILE: MYSQL_ROOT_PASSWORD_FILE,
+                MYSQL_USER: config.user,
+            },
+            // Read by the image's entrypoint as root, before it drops to the mysql user.
+            files: [
+                secretFile("mysql-password", MYSQL_PASSWORD_FILE, userPassword, "0"),
+                secretFile("mysql-root-password", MYSQL_ROOT_PASSWORD_FILE, rootPassword, "0"),
+            ],
+            volumes: [{ source: volume, target: "/var/lib/mysql" }],
+            binds: [],
+            ports: [{ internal: MYSQL_PORT, published: config.published }],
+            healthcheck: MYSQL_HEALTHCHECK,
+            runtime: mysqlRuntime(config, args.log),
+            waitTimeoutSeconds: MYSQL_WAIT_TIMEOUT_SECONDS,
+            kind: "stateful",
+            labels: args.labels,
+        };
+        this.workload = deployService(name, description, target, this);
 
-        this.containerName = this.container.name;
         this.user = config.user;
         this.database = config.database;
         this.rootPassword = pulumi.secret(rootPassword);
         this.password = pulumi.secret(userPassword);
         this.registerOutputs({
-            containerName: this.containerName,
+            name: this.workload.name,
             user: this.user,
             database: this.database,
             rootPassword: this.rootPassword,

@@ -205,14 +205,15 @@ describe("the Jupyter workspace's switches", () => {
 });
 
 describe("jupyterEnv", () => {
-    it("lists the variables sorted by name, so the container's env never reorders", () => {
-        expect(jupyterEnv(jupyterConfig({ grantSudo: true }))).toEqual([
-            "CHOWN_EXTRA=/home/jovyan/work/notebooks",
-            "CHOWN_EXTRA_OPTS=-R",
-            "GRANT_SUDO=yes",
-            "JUPYTER_PORT=8888",
-            "JUPYTER_TOKEN_FILE=/run/secrets/jupyter_token",
-        ]);
+    it("names the token file, never the token, and asks for sudo only when config does", () => {
+        const expected = {
+            CHOWN_EXTRA: "/home/jovyan/work/notebooks",
+            CHOWN_EXTRA_OPTS: "-R",
+            JUPYTER_PORT: "8888",
+            JUPYTER_TOKEN_FILE: "/run/secrets/jupyter_token",
+        };
+        expect(jupyterEnv(jupyterConfig({ grantSudo: true }))).toEqual({ ...expected, GRANT_SUDO: "yes" });
+        expect(jupyterEnv(jupyterConfig({ grantSudo: false }))).toEqual(expected);
     });
 });
 

@@ -24,7 +24,7 @@ describe("Pulumi.yaml", () => {
     });
 
     it("declares the optional secrets as secret strings without a default (pulumi/pulumi#21865 refuses one)", () => {
-        expect(secret.map(([key]) => key).sort()).toEqual(["jupyterToken", "mysqlPassword", "mysqlRootPassword"]);
+        expect(secret.map(([key]) => key).sort()).toEqual(["jupyterToken", "mysqlPassword", "mysqlRootPassword", "registryPassword"]);
         for (const [, decl] of secret) {
             expect(decl.type).toBe("string");
             expect(decl).not.toHaveProperty("default");

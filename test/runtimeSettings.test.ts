@@ -1,5 +1,6 @@
 import { ServiceRuntime, containerRuntimeArgs } from "../components/runtimeSettings";
 import { TYPES, committedStacks, declareStack } from "./support/program";
+import type { DeclaredResource } from "./support/program";
 
 const runtime: ServiceRuntime = {
     memoryMb: 512,
@@ -35,7 +36,7 @@ describe("containerRuntimeArgs", () => {
     });
 });
 
-/** What each committed stack's containers must run with. */
+/** What each committed stack's containers and swarm services must run with. */
 const expected: Record<string, Record<string, { memory: number; cpus: string; grace: number; adds: string[] }>> = {
     dev: {
         "sb-mysql": { memory: 512, cpus: "1", grace: 60, adds: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"] },
@@ -51,48 +52,71 @@ const expected: Record<string, Record<string, { memory: number; cpus: string; gr
         "prod-sb-mysql-backup": { memory: 256, cpus: "0.5", grace: 30, adds: [] },
         "prod-sb-elasticsearch-backup": { memory: 256, cpus: "0.5", grace: 30, adds: ["CHOWN"] },
     },
+    swarm: {
+        "swarm-sb-mysql": { memory: 1024, cpus: "2", grace: 120, adds: ["CHOWN", "DAC_OVERRIDE", "SETGID", "SETUID"] },
+        "swarm-sb-elasticsearch": { memory: 2048, cpus: "2", grace: 120, adds: ["KILL", "SETGID", "SETUID", "SYS_CHROOT"] },
+        "swarm-sb-app": { memory: 256, cpus: "1", grace: 10, adds: [] },
+        "swarm-jupyter": { memory: 4096, cpus: "2", grace: 30, adds: ["AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "KILL", "SETGID", "SETUID"] },
+        "swarm-sb-mysql-backup": { memory: 256, cpus: "0.5", grace: 30, adds: [] },
+        "swarm-sb-elasticsearch-backup": { memory: 256, cpus: "0.5", grace: 30, adds: ["CHOWN"] },
+        "swarm-jupyter-backup": { memory: 256, cpus: "0.5", grace: 30, adds: ["DAC_OVERRIDE"] },
+    },
 };
 const logs: Record<string, { driver: string; maxSize: string; maxFiles: string }> = {
     dev: { driver: "json-file", maxSize: "10m", maxFiles: "3" },
     prod: { driver: "local", maxSize: "20m", maxFiles: "5" },
+    swarm: { driver: "local", maxSize: "20m", maxFiles: "5" },
 };
 
-describe.each(committedStacks())("every container of the committed %s stack", (stack) => {
+/** A container's or a swarm service's runtime, read back from what the program declares, in one shape. */
+function runtimeOf(r: DeclaredResource) {
+    if (r.type === TYPES.container) {
+        const i = r.inputs;
+        return {
+            name: i.name as string,
+            memory: i.memory,
+            cpus: i.cpus,
+            grace: i.destroyGraceSeconds,
+            adds: i.capabilities.adds,
+            drops: i.capabilities.drops,
+            log: { driver: i.logDriver, opts: i.logOpts },
+            // The container's own stop timeout (docker stop, a host shutdown) is the same grace.
+            stop: { seconds: i.stopTimeout, signal: i.stopSignal },
+            noNewPrivileges: (i.securityOpts as string[]).includes("no-new-privileges:true"),
+        };
+    }
+    const spec = r.inputs.taskSpec;
+    const c = spec.containerSpec;
+    const grace = Number(/^(\d+)s$/.exec(c.stopGracePeriod)?.[1]);
+    return {
+        name: r.inputs.name as string,
+        memory: spec.resources.limits.memoryBytes / 1024 ** 2,
+        cpus: String(spec.resources.limits.nanoCpus / 1e9),
+        grace,
+        adds: c.capAdds,
+        drops: c.capDrops,
+        log: { driver: spec.logDriver.name, opts: spec.logDriver.options },
+        stop: { seconds: grace, signal: c.stopSignal },
+        // Swarm services cannot set it (components/swarmTarget.ts).
+        noNewPrivileges: true,
+    };
+}
+
+describe.each(committedStacks())("every container and service of the committed %s stack", (stack) => {
     it("has a memory limit, a CPU limit, log rotation, no-new-privileges, only the capabilities its image needs, and a grace period", async () => {
-        const containers = (await declareStack(stack)).ofType(TYPES.container);
-        const found = Object.fromEntries(
-            containers.map((c) => [
-                c.inputs.name,
-                {
-                    memory: c.inputs.memory,
-                    cpus: c.inputs.cpus,
-                    grace: c.inputs.destroyGraceSeconds,
-                    adds: c.inputs.capabilities.adds,
-                },
-            ]),
-        );
-        expect(found).toEqual(expected[stack]);
-        for (const c of containers) {
-            const name = c.inputs.name as string;
-            expect({ name, driver: c.inputs.logDriver, opts: c.inputs.logOpts }).toEqual({
-                name,
-                driver: logs[stack].driver,
-                opts: { "max-size": logs[stack].maxSize, "max-file": logs[stack].maxFiles },
+        const declared = await declareStack(stack);
+        const workloads = [...declared.ofType(TYPES.container), ...declared.ofType(TYPES.service)].map(runtimeOf);
+        expect(Object.fromEntries(workloads.map((w) => [w.name, { memory: w.memory, cpus: w.cpus, grace: w.grace, adds: w.adds }]))).toEqual(expected[stack]);
+        for (const w of workloads) {
+            expect({ name: w.name, log: w.log }).toEqual({
+                name: w.name,
+                log: { driver: logs[stack].driver, opts: { "max-size": logs[stack].maxSize, "max-file": logs[stack].maxFiles } },
             });
-            expect({ name, securityOpts: c.inputs.securityOpts, drops: c.inputs.capabilities.drops }).toEqual({
-                name,
-                securityOpts: ["no-new-privileges:true"],
-                drops: ["ALL"],
-            });
-            expect({ name, stopTimeout: c.inputs.stopTimeout, stopSignal: c.inputs.stopSignal }).toEqual({
-                name,
-                stopTimeout: c.inputs.destroyGraceSeconds,
-                stopSignal: "SIGTERM",
-            });
+            expect({ name: w.name, noNewPrivileges: w.noNewPrivileges, drops: w.drops }).toEqual({ name: w.name, noNewPrivileges: true, drops: ["ALL"] });
+            expect({ name: w.name, stop: w.stop }).toEqual({ name: w.name, stop: { seconds: w.grace, signal: "SIGTERM" } });
         }
     });
 });
-
 describe("the settings a stack's config changes", () => {
     it("start MySQL with the buffer pool its memory limit was checked against", async () => {
         expect((await declareStack("dev")).container("mysql-container").inputs.command).toEqual(["mysqld", "--innodb-buffer-pool-size=128M"]);

@@ -2,15 +2,19 @@ import { Declared, ProgramRun, TYPES, committedStacks, envMap, projectFile, runP
 
 const stacks = committedStacks();
 
-it("commits a dev and a prod stack", () => {
-    expect(stacks).toEqual(["dev", "prod"]);
+it("commits a dev, a prod and a swarm stack", () => {
+    expect(stacks).toEqual(["dev", "prod", "swarm"]);
 });
 
-/** The host ports a stack publishes, with the container publishing each. */
+/** The host ports a stack publishes, with the container or swarm service publishing each. */
 function hostPorts(declared: Declared): [number, string][] {
-    return declared
+    const containers = declared
         .ofType(TYPES.container)
         .flatMap((c) => (c.inputs.ports ?? []).map((p: { external: number }) => [p.external, c.inputs.name] as [number, string]));
+    const services = declared
+        .ofType(TYPES.service)
+        .flatMap((s) => (s.inputs.endpointSpec?.ports ?? []).filter((p: { publishedPort?: number }) => p.publishedPort).map((p: { publishedPort: number }) => [p.publishedPort, s.inputs.name] as [number, string]));
+    return [...containers, ...services];
 }
 
 describe.each(stacks)("the %s stack", (stack) => {
@@ -43,8 +47,8 @@ describe.each(stacks)("the %s stack", (stack) => {
         }
     });
 
-    it("gives every container, volume and network a unique name", () => {
-        for (const type of [TYPES.container, TYPES.volume, TYPES.network]) {
+    it("gives every container, service, secret, volume and network a unique name", () => {
+        for (const type of [TYPES.container, TYPES.service, TYPES.secret, TYPES.serviceConfig, TYPES.volume, TYPES.network]) {
             const names = declared.ofType(type).map((r) => r.inputs.name);
             expect(new Set(names).size).toBe(names.length);
         }
@@ -55,10 +59,20 @@ describe.each(stacks)("the %s stack", (stack) => {
         expect(new Set(ports).size).toBe(ports.length);
     });
 
-    it("labels every container and volume with the stack and its environment", () => {
+    it("labels every container, service, secret and volume with the stack and its environment", () => {
         const environment = stackConfig(stack).environment;
-        for (const resource of [...declared.ofType(TYPES.container), ...declared.ofType(TYPES.volume)]) {
-            const labels = Object.fromEntries(resource.inputs.labels.map((l: { label: string; value: string }) => [l.label, l.value]));
+        const labelled = [TYPES.container, TYPES.service, TYPES.secret, TYPES.volume].flatMap((type) => declared.ofType(type));
+        const labelLists = [
+            ...labelled.map((r) => r.inputs.labels),
+            // A service's tasks and the volumes its mounts create carry them too.
+            ...declared.ofType(TYPES.service).flatMap((s) => [
+                s.inputs.taskSpec.containerSpec.labels,
+                ...s.inputs.taskSpec.containerSpec.mounts.filter((m: { type: string }) => m.type === "volume").map((m: { volumeOptions: { labels: unknown } }) => m.volumeOptions.labels),
+            ]),
+        ];
+        expect(labelLists.length).toBeGreaterThan(0);
+        for (const list of labelLists) {
+            const labels = Object.fromEntries(list.map((l: { label: string; value: string }) => [l.label, l.value]));
             expect(labels).toMatchObject({ "org.smartbuilding.stack": stack, "org.smartbuilding.environment": environment });
         }
     });

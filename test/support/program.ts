@@ -96,7 +96,12 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
         case "docker:index/remoteImage:RemoteImage":
             return { ...inputs, imageId: `sha256:pulled-${inputs.name}`, repoDigest: `${inputs.name}@sha256:remote` };
         case "docker:index/image:Image":
-            return { ...inputs, repoDigest: `sha256:built-${name}`, baseImageName: inputs.imageName };
+            // Pushed: the registry's manifest digest, by repository (the tag dropped); local: the image id.
+            return {
+                ...inputs,
+                repoDigest: inputs.skipPush ? `sha256:built-${name}` : `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:pushed-${name}`,
+                baseImageName: inputs.imageName,
+            };
         default:
             return inputs;
     }
@@ -264,6 +269,10 @@ export class Declared {
         return this.one(TYPES.container, name);
     }
 
+    service(name: string): DeclaredResource {
+        return this.one(TYPES.service, name);
+    }
+
     /** The containers keyed by their Docker name. */
     containersByDockerName(): Map<string, DeclaredResource> {
         return new Map(this.ofType(TYPES.container).map((c) => [c.inputs.name as string, c]));
@@ -276,6 +285,9 @@ export const TYPES = {
     volume: "docker:index/volume:Volume",
     remoteImage: "docker:index/remoteImage:RemoteImage",
     image: "docker:index/image:Image",
+    service: "docker:index/service:Service",
+    secret: "docker:index/secret:Secret",
+    serviceConfig: "docker:index/serviceConfig:ServiceConfig",
     password: "random:index/randomPassword:RandomPassword",
     dockerProvider: "pulumi:providers:docker",
     randomProvider: "pulumi:providers:random",

@@ -1,0 +1,163 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as crypto from "crypto";
+import type { RestartPolicy, SwarmConfig } from "./config";
+import { serviceLabels } from "./containerSettings";
+import { ServiceRuntime } from "./runtimeSettings";
+import { SECRETS_DIR, ServiceDescription, ServiceFile } from "./serviceDescription";
+
+/** A Docker Swarm: every service a swarm service on the stack's attachable overlay network. */
+export interface SwarmTarget {
+    readonly kind: "swarm";
+    readonly network: docker.Network;
+    readonly restartPolicy: RestartPolicy;
+    readonly swarm: SwarmConfig;
+    /**
+     * The key the names of secrets and configs are derived with (see `contentName`): a secret of
+     * the stack's state, so that a name reveals nothing of a value.
+     */
+    readonly namesKey: pulumi.Output<string>;
+}
+
+const MIB = 1024 * 1024;
+/** Swarm refuses secret and config names longer than this. */
+const MAX_OBJECT_NAME = 64;
+
+/**
+ * How a stateful service is updated: its one task stopped before the new one starts (two
+ * servers on one data directory would corrupt it), and the update paused, not rolled back, when
+ * the new task fails, so that nobody's data directory flips between versions unattended.
+ */
+export const STATEFUL_UPDATE: docker.types.input.ServiceUpdateConfig = { parallelism: 1, order: "stop-first", failureAction: "pause", monitor: "30s" };
+
+/**
+ * How a stateless service is updated: one task at a time, the new one started and healthy before
+ * the old one stops, watched for `monitor` after each step, and the whole update rolled back when
+ * a new task fails.
+ */
+export const STATELESS_UPDATE: docker.types.input.ServiceUpdateConfig = {
+    parallelism: 1,
+    delay: "5s",
+    order: "start-first",
+    failureAction: "rollback",
+    monitor: "15s",
+    maxFailureRatio: "0",
+};
+export const STATELESS_ROLLBACK: docker.types.input.ServiceRollbackConfig = { parallelism: 1, order: "start-first", failureAction: "pause", monitor: "15s" };
+
+/**
+ * A service as a Swarm service. Its secret files become Swarm secrets and its plain files Swarm
+ * configs, each named after a hash of its content: Swarm cannot change either in place, so a new
+ * value is a new object, the service rolls onto it, and the old one is deleted after. A stateful
+ * service runs one task on the node labelled as the data node (its volume is there); a
+ * stateless one runs `replicas`. Convergence (every task running, which Swarm reports only once
+ * a task's health check passes) holds the bring-up as `wait` does for a container.
+ */
+export function renderSwarmService(name: string, d: ServiceDescription, target: SwarmTarget, parent: pulumi.Resource, dependsOn: pulumi.Resource[]): docker.Service {
+    const { swarm } = target;
+    const labels = serviceLabels(d.labels, d.service);
+    const stateful = d.kind === "stateful";
+
+    const secrets = d.files.filter((f) => f.secret).map((f) => {
+        const secret = new docker.Secret(
+            `${name}-${f.key}`,
+            { name: contentName(d.name, f, target.namesKey), data: base64(pulumi.secret(f.content)), labels },
+            { parent },
+        );
+        return { secretId: secret.id, secretName: secret.name, fileName: f.path.slice(SECRETS_DIR.length + 1), ...fileOwner(f) };
+    });
+    const configs = d.files.filter((f) => !f.secret).map((f) => {
+        const config = new docker.ServiceConfig(`${name}-${f.key}`, { name: contentName(d.name, f, target.namesKey), data: base64(f.content) }, { parent });
+        return { configId: config.id, configName: config.name, fileName: f.path, ...fileOwner(f) };
+    });
+
+    const ports = d.ports
+        .filter((p) => p.published)
+        .map((p) => ({
+            targetPort: p.internal,
+            // Host mode binds on the task's own node: two tasks of one service could not share a
+            // port there, nor an old and a new task during a start-first update, so the engine
+            // gives each of them a port of its own (find it with `docker service ps`).
+            ...(swarm.publishMode === "host" && !stateful ? {} : { publishedPort: p.published!.port }),
+            publishMode: swarm.publishMode,
+            protocol: "tcp",
+        }));
+
+    return new docker.Service(
+        name,
+        {
+            name: d.name,
+            labels,
+            mode: { replicated: { replicas: stateful ? 1 : (d.replicas ?? 1) } },
+            taskSpec: {
+                containerSpec: {
+                    image: d.image,
+                    ...(d.entrypoint ? { commands: d.entrypoint } : {}),
+                    ...(d.command ? { args: d.command } : {}),
+                    ...(d.user ? { user: d.user } : {}),
+                    ...(d.init ? { init: true } : {}),
+                    env: { ...d.env },
+                    ...(d.healthcheck ? { healthcheck: d.healthcheck } : {}),
+                    mounts: [
+                        // Swarm creates a named volume on the node a task runs on, with these labels, the first time.
+                        ...d.volumes.map((v) => ({ type: "volume", source: v.source, target: v.target, readOnly: v.readOnly ?? false, volumeOptions: { labels } })),
+                        ...d.binds.map((b) => ({ type: "bind", source: b.source, target: b.target, readOnly: b.readOnly })),
+                    ],
+                    secrets,
+                    configs,
+                    labels,
+                    ...serviceRuntimeArgs(d.runtime),
+                },
+                resources: { limits: { memoryBytes: d.runtime.memoryMb * MIB, nanoCpus: Math.round(Number(d.runtime.cpus) * 1e9) } },
+                logDriver: { name: d.runtime.log.driver, options: { "max-file": String(d.runtime.log.maxFiles), "max-size": d.runtime.log.maxSize } },
+                networksAdvanceds: d.onNetwork ? [{ name: target.network.name, aliases: [d.service] }] : [],
+                ...(stateful ? { placement: { constraints: [`node.labels.${swarm.dataNodeLabel}==true`] } } : {}),
+                restartPolicy: { condition: target.restartPolicy === "on-failure" ? "on-failure" : "any", delay: "5s" },
+            },
+            endpointSpec: { mode: swarm.endpointMode, ports },
+            updateConfig: stateful ? STATEFUL_UPDATE : STATELESS_UPDATE,
+            ...(stateful ? {} : { rollbackConfig: STATELESS_ROLLBACK }),
+            convergeConfig: { delay: "2s", timeout: `${d.waitTimeoutSeconds}s` },
+        } satisfies docker.ServiceArgs,
+        // A service's name is fixed: a replacement must wait for the old one to go.
+        { parent, dependsOn, deleteBeforeReplace: true },
+    );
+}
+
+/**
+ * The container spec fields a `ServiceRuntime` sets on a service. The grace period is Swarm's
+ * `stop_grace_period`: the provider's default is 0 s, which would kill MySQL mid-write on every
+ * update. Swarm services have no no-new-privileges setting (Docker's API gained one in 1.46,
+ * the provider has none), so that restriction holds for containers only.
+ */
+export function serviceRuntimeArgs(runtime: ServiceRuntime): Pick<docker.types.input.ServiceTaskSpecContainerSpec, "stopGracePeriod" | "stopSignal" | "capAdds" | "capDrops"> {
+    const caps = runtime.security.capabilities;
+    return {
+        stopGracePeriod: `${runtime.stop.graceSeconds}s`,
+        stopSignal: runtime.stop.signal,
+        ...(caps === "docker-default" ? {} : { capDrops: ["ALL"], capAdds: [...caps].sort() }),
+    };
+}
+
+function fileOwner(f: ServiceFile) {
+    return { fileUid: f.uid, fileGid: f.gid, fileMode: f.mode };
+}
+
+/**
+ * `<service>-<key>-<12 hex digits>`: an HMAC-SHA-256 of the content under the stack's `namesKey`,
+ * so a new value gets a new name. The name is public (in `docker secret ls`, and shown by
+ * `pulumi preview` so that a diff names what rolls), which a plain hash of the content could not
+ * be: a password set by hand could be guessed from its hash offline.
+ */
+export function contentName(service: string, f: ServiceFile, namesKey: pulumi.Output<string>): pulumi.Output<string> {
+    const prefix = `${service}-${f.key}-`;
+    if (prefix.length + 12 > MAX_OBJECT_NAME) throw new Error(`${prefix}<hash> is longer than the ${MAX_OBJECT_NAME} characters Swarm allows`);
+    const name = pulumi
+        .all([namesKey, f.content])
+        .apply(([key, content]) => `${prefix}${crypto.createHmac("sha256", key).update(content).digest("hex").slice(0, 12)}`);
+    return pulumi.unsecret(name);
+}
+
+function base64(content: pulumi.Input<string>): pulumi.Output<string> {
+    return pulumi.output(content).apply((c) => Buffer.from(c, "utf8").toString("base64"));
+}
