@@ -53,6 +53,13 @@ export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptio
     const current = await stack.getAllConfig();
     const values = withDefaults(project, Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.value])));
     const config = parseStackConfig(project.name, options.stackName, (key) => values[key], options.projectDir);
+    if (config.target === "swarm") {
+        terminal.err(
+            `Stack ${options.stackName} runs on a swarm, and a hand-made deployment is one engine's containers: adopt it into an engine stack ` +
+                "(target: engine) on that host first, then move to the swarm as the README's \"From one host to a swarm\" says.\n",
+        );
+        return 1;
+    }
     const docker = (options.connect ?? localDocker)(config.docker.host);
 
     const configured: GuidePasswords | undefined =

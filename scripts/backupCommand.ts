@@ -86,6 +86,14 @@ export async function backupCommand(stack: ConfigurableStack, options: BackupOpt
     const current = await stack.getAllConfig();
     const values = withDefaults(project, Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.value])));
     const config = parseStackConfig(project.name, options.stackName, (key) => values[key], options.projectDir);
+    if (config.target === "swarm") {
+        say(
+            `Stack ${options.stackName} runs on a swarm: its backups run as services on the data node, on their schedule. ` +
+                "npm run backup and restore drive the containers of one engine; on the data node, docker exec into the backup task " +
+                "(docker ps --filter label=com.docker.swarm.service.name=<service>) and run sb-backup now, list or restore <backup> there.",
+        );
+        return 1;
+    }
     if (!config.backup) {
         say(`Backups are off for stack ${options.stackName}: set backupEnabled to true (npm run stack -- config set backupEnabled true) and npm run up.`);
         return 1;

@@ -28,16 +28,19 @@ import * as readline from "readline";
 import type { DestroyOptions, PreviewOptions, PulumiCommand, RefreshOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import type { CliInstaller } from "./pulumiCli";
 import { confirmed } from "./confirm";
-import { keepSecrets } from "./stackSecrets";
+import { changedStorePasswords, keepSecrets } from "./stackSecrets";
 import type { ConfigurableStack } from "./stackSecrets";
 
 export const DEFAULT_STACK = "dev";
 export const POLICY_PACK = "policy";
+/** The `up` flag that says a changed MySQL password was changed in MySQL first. */
+export const PASSWORD_ROTATED = "--password-rotated";
 
 const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs|adopt|backup|restore> [-- flags]
        npm run stack -- <any pulumi command> [flags]
   The stack: --stack <name> (or -s), else $STACK, else ${DEFAULT_STACK}.
   up, destroy and refresh show what they would change and ask first; --yes skips the question.
+  up refuses a MySQL password changed in config but not in MySQL; ${PASSWORD_ROTATED} says it was.
   preview, up, destroy, refresh take --target, --target-replace, --replace, --exclude,
   --target-dependents, --exclude-dependents, --refresh, --diff, --message, --parallel,
   --expect-no-changes, --continue-on-error, --debug, --suppress-outputs, --suppress-progress
@@ -240,10 +243,18 @@ export async function stackCommand(argv: string[], options: StackCommandOptions)
 
         const configurable = configurableStack(stack, cli, stackName, projectDir, envVars);
         const operation = OPERATIONS[verb];
-        const flags = operation && operationFlags(operation, args);
+        // Said once MySQL runs with the new password (stackSecrets.ts `changedStorePasswords`).
+        const rotated = operation === "up" && args.includes(PASSWORD_ROTATED);
+        const flags = operation && operationFlags(operation, rotated ? args.filter((a) => a !== PASSWORD_ROTATED) : args);
         if (operation === "up" && flags) {
             const project = (await stack.workspace.projectSettings()).name;
-            await keepSecrets(configurable, project, say);
+            const config = await configurable.getAllConfig();
+            const changed = rotated ? [] : await changedStorePasswords(configurable, project, config);
+            if (changed.length > 0) {
+                changed.forEach(say);
+                return 1;
+            }
+            await keepSecrets(configurable, project, say, config);
         }
         if (operation && flags) {
             streamed = true;

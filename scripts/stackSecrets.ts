@@ -39,9 +39,12 @@ export function generateSecret(length = GENERATED_LENGTH): string {
     return Array.from({ length }, () => ALPHABET[crypto.randomInt(ALPHABET.length)]).join("");
 }
 
+/** A stack's config as the CLI lists it: values by key with the project's namespace. */
+export type StackConfigValues = Record<string, { value: string; secret?: boolean }>;
+
 /** The part of a stack the config commands need (stackCommand.ts makes it from the Automation API's `Stack`). */
 export interface ConfigurableStack {
-    getAllConfig(): Promise<Record<string, { value: string; secret?: boolean }>>;
+    getAllConfig(): Promise<StackConfigValues>;
     /**
      * Sets one key (with the project's namespace). The value reaches the CLI on its standard
      * input, never on a command line that `ps` would show.
@@ -54,8 +57,13 @@ export interface ConfigurableStack {
  * Makes sure every kept secret is in `stack`'s config (keys in the `project` namespace);
  * returns the keys it set. Says what it did in one line, never a value.
  */
-export async function keepSecrets(stack: ConfigurableStack, project: string, say: (line: string) => void): Promise<string[]> {
-    const config = await stack.getAllConfig();
+export async function keepSecrets(
+    stack: ConfigurableStack,
+    project: string,
+    say: (line: string) => void,
+    config: StackConfigValues | undefined = undefined,
+): Promise<string[]> {
+    config ??= await stack.getAllConfig();
     const missing = KEPT_SECRETS.filter((s) => config[`${project}:${s.key}`] === undefined);
     if (missing.length === 0) return [];
 
@@ -75,4 +83,29 @@ export async function keepSecrets(stack: ConfigurableStack, project: string, say
             ".",
     );
     return missing.map((s) => s.key);
+}
+
+/** The MySQL passwords, which the server applies only when it initialises an empty data directory. */
+const STORE_PASSWORDS = KEPT_SECRETS.filter((s) => s.key === "mysqlRootPassword" || s.key === "mysqlPassword");
+
+/**
+ * The MySQL passwords whose config value differs from the one the stack last ran with (its
+ * outputs), each as a sentence saying why `up` will not apply it and how to rotate it. An `up`
+ * would hand MySQL the new password file, which MySQL ignores on an initialised volume, and the
+ * app the new one, which MySQL then refuses: on one engine and on a swarm alike.
+ */
+export async function changedStorePasswords(stack: ConfigurableStack, project: string, config: StackConfigValues): Promise<string[]> {
+    const configured = STORE_PASSWORDS.filter((s) => config[`${project}:${s.key}`] !== undefined);
+    if (configured.length === 0) return [];
+    const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
+    return configured.filter((s) => {
+        const running = s.fromOutputs(outputs);
+        return running !== undefined && config[`${project}:${s.key}`].value !== running;
+    }).map(
+        (s) =>
+            `${project}:${s.key} differs from the ${s.what} the stack runs with. MySQL applies a password only when it initialises an ` +
+            `empty data directory, so an up would lock the app out. Rotate it in two steps: change it in MySQL first, with the ` +
+            `current password (docker exec -it <mysql container> mysql -uroot -p, then ALTER USER ... IDENTIFIED BY '<new>'), then ` +
+            `npm run up -- --password-rotated; or set the config back (npm run stack -- config set --secret ${s.key}).`,
+    );
 }

@@ -152,6 +152,25 @@ esac
         expect(second.err).toBe("");
     });
 
+    it("refuses an up that would hand MySQL's users a password MySQL does not have, unless told it was rotated in MySQL first", async () => {
+        await run(["up", "--yes"]);
+        const file = path.join(project, ".pulumi/.pulumi/stacks/dev.config.json");
+        const config = JSON.parse(fs.readFileSync(file, "utf8"));
+        config["smart-building:mysqlPassword"] = { value: "a-new-password-set-by-hand", secret: true };
+        fs.writeFileSync(file, JSON.stringify(config));
+        fs.rmSync(log());
+
+        const refused = await run(["up", "--yes"]);
+        expect(refused.code).toBe(1);
+        expect(refused.err).toContain("smart-building:mysqlPassword differs from the MySQL application user's password the stack runs with");
+        expect(stackCalls().some((c) => c.startsWith("up "))).toBe(false);
+        expect(refused.err + refused.out).not.toContain("a-new-password-set-by-hand");
+
+        const rotated = await run(["up", "--yes", "--password-rotated"]);
+        expect(rotated.code).toBe(0);
+        expect(stackCalls().filter((c) => c.startsWith("up "))).toEqual([expect.not.stringContaining("password-rotated")]);
+    });
+
     it("creates nothing again on a second run: same passphrase, readable by its owner alone, same stack", async () => {
         await run(["preview"]);
         const first = fs.readFileSync(passfile(), "utf8");
