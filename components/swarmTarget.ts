@@ -61,13 +61,13 @@ export function renderSwarmService(name: string, d: ServiceDescription, target: 
     const secrets = d.files.filter((f) => f.secret).map((f) => {
         const secret = new docker.Secret(
             `${name}-${f.key}`,
-            { name: contentName(d.name, f, target.namesKey), data: base64(pulumi.secret(f.content)), labels },
+            { name: contentName(d.name, f, target.namesKey, labels), data: base64(pulumi.secret(f.content)), labels },
             { parent },
         );
         return { secretId: secret.id, secretName: secret.name, fileName: f.path.slice(SECRETS_DIR.length + 1), ...fileOwner(f) };
     });
     const configs = d.files.filter((f) => !f.secret).map((f) => {
-        const config = new docker.ServiceConfig(`${name}-${f.key}`, { name: contentName(d.name, f, target.namesKey), data: base64(f.content) }, { parent });
+        const config = new docker.ServiceConfig(`${name}-${f.key}`, { name: contentName(d.name, f, target.namesKey, []), data: base64(f.content) }, { parent });
         return { configId: config.id, configName: config.name, fileName: f.path, ...fileOwner(f) };
     });
 
@@ -144,17 +144,18 @@ function fileOwner(f: ServiceFile) {
 }
 
 /**
- * `<service>-<key>-<12 hex digits>`: an HMAC-SHA-256 of the content under the stack's `namesKey`,
- * so a new value gets a new name. The name is public (in `docker secret ls`, and shown by
+ * `<service>-<key>-<12 hex digits>`: an HMAC-SHA-256 of the content and labels under the stack's
+ * `namesKey`, so that whatever replaces a secret or config (a new value, new labels) comes with a
+ * new name, and the new one can be created while services still use the old one. The name is public (in `docker secret ls`, and shown by
  * `pulumi preview` so that a diff names what rolls), which a plain hash of the content could not
  * be: a password set by hand could be guessed from its hash offline.
  */
-export function contentName(service: string, f: ServiceFile, namesKey: pulumi.Output<string>): pulumi.Output<string> {
+export function contentName(service: string, f: ServiceFile, namesKey: pulumi.Output<string>, labels: { label: string; value: string }[]): pulumi.Output<string> {
     const prefix = `${service}-${f.key}-`;
     if (prefix.length + 12 > MAX_OBJECT_NAME) throw new Error(`${prefix}<hash> is longer than the ${MAX_OBJECT_NAME} characters Swarm allows`);
     const name = pulumi
         .all([namesKey, f.content])
-        .apply(([key, content]) => `${prefix}${crypto.createHmac("sha256", key).update(content).digest("hex").slice(0, 12)}`);
+        .apply(([key, content]) => `${prefix}${crypto.createHmac("sha256", key).update(JSON.stringify({ content, labels })).digest("hex").slice(0, 12)}`);
     return pulumi.unsecret(name);
 }
 

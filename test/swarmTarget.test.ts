@@ -1,5 +1,5 @@
 import { STATEFUL_UPDATE, STATELESS_ROLLBACK, STATELESS_UPDATE } from "../components/swarmTarget";
-import { Declared, DeclaredResource, ProgramRun, TYPES, dependsOnNames, plainInputsText, runFailingProgram, runProgram, stackConfig } from "./support/program";
+import { Declared, DeclaredResource, ProgramRun, TYPES, dependsOnNames, mockDigest, plainInputsText, runFailingProgram, runProgram, stackConfig } from "./support/program";
 
 /** Known secret values, so that the tests can look for them in everything declared. */
 const SECRETS = {
@@ -72,7 +72,7 @@ describe("the committed swarm stack", () => {
         expect(image.imageName).toBe("127.0.0.1:5000/smartbuildingapp:swarm");
         expect(image.skipPush).not.toBe(true);
         expect(image.registry).toMatchObject({ server: "127.0.0.1:5000", username: "deploy" });
-        expect(container("app-service").image).toBe("127.0.0.1:5000/smartbuildingapp@sha256:pushed-app-image");
+        expect(container("app-service").image).toBe(`127.0.0.1:5000/smartbuildingapp@${mockDigest("app-image")}`);
     });
 
     it("keeps the registry password a secret: the registry settings that hold it are sent encrypted", () => {
@@ -179,6 +179,9 @@ describe("the swarm settings a stack's config changes", () => {
         const after = await names({ jupyterToken: "another-token-for-the-swarm-test-0123456789" });
         expect(after["jupyter-service-jupyter-token"]).not.toBe(before["jupyter-service-jupyter-token"]);
         expect({ ...after, "jupyter-service-jupyter-token": "" }).toEqual({ ...before, "jupyter-service-jupyter-token": "" });
+        // New labels replace a secret too: it comes with a new name, so it never clashes with the old one.
+        const relabelled = await names({ environment: "development" });
+        for (const key of Object.keys(before)) expect(relabelled[key]).not.toBe(before[key]);
     });
 
     it("use the data node label from config", async () => {
@@ -194,7 +197,7 @@ describe("the swarm settings a stack's config changes", () => {
     it("push a derived Jupyter image too, and run it by digest", async () => {
         const { declared } = await swarmStack({ jupyterPipPackages: ["nltk"] });
         expect(declared.one(TYPES.image, "jupyter-image").inputs.imageName).toBe("127.0.0.1:5000/jupyter_nltk:swarm");
-        expect(declared.service("jupyter-service").inputs.taskSpec.containerSpec.image).toBe("127.0.0.1:5000/jupyter_nltk@sha256:pushed-jupyter-image");
+        expect(declared.service("jupyter-service").inputs.taskSpec.containerSpec.image).toBe(`127.0.0.1:5000/jupyter_nltk@${mockDigest("jupyter-image")}`);
     });
 });
 

@@ -3,6 +3,7 @@
  * everything it declares: each resource's type, name, inputs (with secrecy kept), provider
  * and resource options. This is what `pulumi preview`/`up` would send to the engine.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
@@ -88,6 +89,11 @@ export interface ProgramRun {
 }
 
 /** Values the engine or the Docker provider computes, as the mocks hand them back. */
+/** The digest the mocks give the push of image resource `name`. */
+export function mockDigest(name: string): string {
+    return `sha256:${crypto.createHash("sha256").update(name).digest("hex")}`;
+}
+
 function computedState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
@@ -96,10 +102,11 @@ function computedState(type: string, name: string, inputs: Record<string, any>):
         case "docker:index/remoteImage:RemoteImage":
             return { ...inputs, imageId: `sha256:pulled-${inputs.name}`, repoDigest: `${inputs.name}@sha256:remote` };
         case "docker:index/image:Image":
-            // Pushed: the registry's manifest digest, by repository (the tag dropped); local: the image id.
+            // Pushed: a registry's manifest digest (64 hex digits, here from the resource's name), by
+            // repository, the tag dropped; local: the image id.
             return {
                 ...inputs,
-                repoDigest: inputs.skipPush ? `sha256:built-${name}` : `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@sha256:pushed-${name}`,
+                repoDigest: inputs.skipPush ? `sha256:built-${name}` : `${String(inputs.imageName).replace(/:[^:/]+$/, "")}@${mockDigest(name)}`,
                 baseImageName: inputs.imageName,
             };
         default:
