@@ -68,7 +68,7 @@ describeWithEngine(`the stack's pieces on a real Docker engine (${engine.reason}
     describe("MySQL's health check", () => {
         const container = `sb-e2e-${runId}-mysql`;
         const userPassword = crypto.randomBytes(18).toString("base64url");
-        const healthCommand = (MYSQL_HEALTHCHECK.tests as string[])[1];
+        const healthCommand = MYSQL_HEALTHCHECK.tests[1];
 
         beforeAll(async () => {
             // The stack's environment and uploads, on the MySQL-protocol stand-in.

@@ -109,9 +109,23 @@ function journalOf(stack: string): string {
  */
 export async function bringUp(stack: string, overrides: Record<string, unknown> = {}, log?: (line: string) => void): Promise<DeclaredStack> {
     const engine = new DockerEngine({ buildLabel: { [LABEL]: `stack-${stack}` }, journal: journalOf(stack), log });
+    return runOn(engine, stack, overrides, log, "up");
+}
+
+/**
+ * A second `pulumi up` of a stack that is up, with `overrides` in place of the first run's: the
+ * program runs again on the same engine state, which leaves what did not change alone, updates
+ * or replaces what did, and deletes what is replaced or no longer declared once the run is done
+ * (`DockerEngine.lastRun` says which was which). On failure the stack is left as it is.
+ */
+export async function update(previous: DeclaredStack, overrides: Record<string, unknown>, log?: (line: string) => void): Promise<DeclaredStack> {
+    return runOn(previous.engine, previous.stack, overrides, log, "update");
+}
+
+async function runOn(engine: DockerEngine, stack: string, overrides: Record<string, unknown>, log: ((line: string) => void) | undefined, kind: "up" | "update"): Promise<DeclaredStack> {
     const started = Date.now();
     const failures: unknown[] = [];
-    // The first failure ends the bring-up, as it ends `pulumi up`: the resources waiting on the
+    // The first failure ends the run, as it ends `pulumi up`: the resources waiting on the
     // failed one would otherwise wait for ever.
     let failed: (err: unknown) => void = () => undefined;
     const firstFailure = new Promise<undefined>((resolve) => (failed = () => resolve(undefined)));
@@ -136,25 +150,30 @@ export async function bringUp(stack: string, overrides: Record<string, unknown> 
     let run: ProgramRun | undefined;
     try {
         run = await Promise.race([runProgram(stack, stackConfig(stack, { ...standInImages(), ...overrides }), recording), firstFailure]);
+        if (run && failures.length === 0) await engine.finishRun();
     } catch (err) {
         failures.push(err);
     } finally {
         process.off("unhandledRejection", fail);
     }
     if (failures.length > 0 || !run) {
-        // What was under way when the first failure came finishes before everything is removed.
+        // What was under way when the first failure came finishes before anything is removed.
         await Promise.allSettled([...inFlight]);
-        await engine.removeEverything().catch(() => undefined);
+        if (kind === "up") await engine.removeEverything().catch(() => undefined);
         throw failures[0] instanceof Error ? failures[0] : new Error(String(failures[0]));
     }
     const outputs: Record<string, any> = {};
     for (const [key, value] of Object.entries(run.outputs)) outputs[key] = await valueOf(value);
     const seconds = (Date.now() - started) / 1000;
-    const slowest = criticalPath(engine);
-    log?.(
-        `up in ${seconds.toFixed(1)} s; critical path ${slowest.seconds.toFixed(1)} s (${slowest.chain.join(" -> ")}); ` +
-            `all work in series ${slowest.serialSeconds.toFixed(1)} s`,
-    );
+    if (kind === "up") {
+        const slowest = criticalPath(engine);
+        log?.(
+            `up in ${seconds.toFixed(1)} s; critical path ${slowest.seconds.toFixed(1)} s (${slowest.chain.join(" -> ")}); ` +
+                `all work in series ${slowest.serialSeconds.toFixed(1)} s`,
+        );
+    } else {
+        log?.(`update in ${seconds.toFixed(1)} s`);
+    }
     return { stack, engine, run, outputs, docker: new Docker(), seconds };
 }
 

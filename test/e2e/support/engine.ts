@@ -14,9 +14,17 @@
  *   pulumi-docker wraps), internal/provider/resource_docker_container_funcs.go (`Create`,
  *   `Delete`), resource_docker_container_structures.go, resource_docker_network_funcs.go,
  *   resource_docker_volume.go; and pulumi/pulumi-docker provider/image.go for `docker.Image`.
+ * The Swarm resources (`Service`, `Secret`, `ServiceConfig`) are mapped in swarmResources.ts,
+ * from resource_docker_service*.go, resource_docker_secret.go and resource_docker_config.go.
  * A field the program declares that is not mapped here fails the run by name: nothing is
  * silently ignored. Images are never pulled (no registry is reachable): a `RemoteImage` must
- * name an image present on the engine.
+ * name an image present on the engine; a built `Image` can be pushed to a registry the test runs.
+ *
+ * A second program run against the same `DockerEngine` is a second `pulumi up` on the state the
+ * first left: each resource (matched by type and logical name) whose inputs are unchanged is left
+ * alone; a changed one is updated in place where the provider updates it, and replaced otherwise
+ * (the new one created first and the old one deleted by `finishRun()`, unless `deleteBeforeReplace`);
+ * `finishRun()` also deletes what the run no longer declares. `lastRun` says what happened to each.
  */
 import crypto from "crypto";
 import fs from "fs";
@@ -26,9 +34,18 @@ import Docker from "dockerode";
 import * as tar from "tar-stream";
 import type { DeclaredResource, ResourceEngine } from "../../support/program";
 import { PROJECT_DIR, TYPES } from "../../support/program";
+import { createSecret, createService, createServiceConfig, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
 
 type Inputs = Record<string, any>;
 type State = { id: string; state: Inputs };
+
+/**
+ * What a program run did to a resource, as `pulumi up` reports it: `created` (new), `same` (its
+ * inputs unchanged: left alone), `updated` (changed in place), `replaced` (a new one in place of
+ * the old, which is deleted before it or by `finishRun()`), `deleted` (no longer declared; by
+ * `finishRun()`).
+ */
+export type RunStatus = "created" | "same" | "updated" | "replaced" | "deleted";
 
 /** A resource the engine created, with what `destroy` needs to undo it. */
 export interface Created {
@@ -38,6 +55,10 @@ export interface Created {
     started: number;
     finished: number;
     destroy?: () => Promise<void>;
+    /** The outputs handed back to the program (what a later run hands back when nothing changed). */
+    state?: Inputs;
+    /** The inputs as the runner compares them between runs (see `fingerprint`). */
+    fingerprint?: string;
 }
 
 /** How a container ended when the runner deleted it, as the provider's delete saw it. */
@@ -60,16 +81,61 @@ export function nanoCpus(value: string): number {
 }
 
 /** The kinds of resource an interrupted run can leave behind on the engine. */
-const JOURNALLED: string[] = [TYPES.container, TYPES.network, TYPES.volume];
+const JOURNALLED: string[] = [TYPES.service, TYPES.secret, TYPES.serviceConfig, TYPES.container, TYPES.network, TYPES.volume];
+
+/**
+ * The Container inputs the provider changes without replacing the container (no ForceNew in
+ * resource_docker_container.go): `restart` and `memory` through ContainerUpdate
+ * (`resourceDockerContainerUpdate`), the others in the state only (the provider's update does
+ * nothing with them; a health check edit needs `replaceOnChanges`).
+ */
+const CONTAINER_UPDATABLE = ["restart", "memory", "healthcheck", "init", "tmpfs", "wait", "waitTimeout", "destroyGraceSeconds"];
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A resource's identity across runs: its type and logical name. */
+const keyOf = (r: DeclaredResource) => `${r.type}::${r.name}`;
+
+/** A JSON text of `value` with sorted keys and without undefined members: equal for deep-equal inputs. */
+function canonical(value: unknown): string {
+    const sorted = (v: unknown): unknown => {
+        if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : sorted(x)));
+        if (v && typeof v === "object" && !Buffer.isBuffer(v)) {
+            return Object.fromEntries(
+                Object.keys(v)
+                    .filter((k) => (v as Inputs)[k] !== undefined)
+                    .sort()
+                    .map((k) => [k, sorted((v as Inputs)[k])]),
+            );
+        }
+        return v;
+    };
+    return JSON.stringify(sorted(value)) ?? "null";
+}
+
+/** The value at a property path (`a.b[0].c`), as `replaceOnChanges` names one. */
+function valueAt(value: unknown, path: string): unknown {
+    return path
+        .replace(/\[(\d+)\]/g, ".$1")
+        .split(".")
+        .filter((p) => p !== "")
+        .reduce<unknown>((v, part) => (v && typeof v === "object" ? (v as Inputs)[part] : undefined), value);
+}
+
+/** A Docker Engine API error's message, as dockerode rejects with it. */
+function engineMessage(err: unknown): string {
+    const e = err as { json?: { message?: string }; message?: string };
+    return e.json?.message ?? e.message ?? String(err);
+}
 
 /** Thrown when the program declares a field this runner does not map. */
 export class UnmappedFieldError extends Error {}
 
 /** The keys of `value` must all be in `allowed`; anything else fails the run by name. */
-function onlyFields(value: Inputs, allowed: readonly string[], where: string): void {
+export function onlyFields(value: Inputs, allowed: readonly string[], where: string): void {
     const unmapped = Object.keys(value).filter((key) => value[key] !== undefined && !allowed.includes(key));
     if (unmapped.length > 0) {
-        throw new UnmappedFieldError(`${where}: the real-engine runner does not map ${unmapped.map((k) => `"${k}"`).join(", ")}; map it in test/e2e/support/engine.ts`);
+        throw new UnmappedFieldError(`${where}: the real-engine runner does not map ${unmapped.map((k) => `"${k}"`).join(", ")}; map it in test/e2e/support/engine.ts (swarmResources.ts for Swarm resources)`);
     }
 }
 
@@ -82,7 +148,7 @@ export function goDurationNanos(text: string): number {
 }
 
 /** Docker labels as the provider takes them (`[{label, value}]`) into the Engine API's map. */
-function labelMap(labels: { label: string; value: string }[], where: string): Record<string, string> {
+export function labelMap(labels: { label: string; value: string }[], where: string): Record<string, string> {
     return Object.fromEntries(
         labels.map((l) => {
             onlyFields(l, ["label", "value"], `${where}.labels[]`);
@@ -161,6 +227,18 @@ export async function buildWithBuildKit(client: Docker, spec: BuildSpec): Promis
  * always sent; owned by root; `outsideDockerfile` added as `dockerfileName` when given.
  */
 async function buildContext(dir: string, dockerfileName: string, outsideDockerfile?: Buffer): Promise<Buffer> {
+    const files = contextFiles(dir, dockerfileName);
+    return tarOf([
+        ...files.map((f) => {
+            const stat = fs.statSync(path.join(dir, f));
+            return { name: f, content: fs.readFileSync(path.join(dir, f)), mode: stat.mode & 0o7777, uid: 0, gid: 0 };
+        }),
+        ...(outsideDockerfile ? [{ name: dockerfileName, content: outsideDockerfile, mode: 0o644, uid: 0, gid: 0 }] : []),
+    ]);
+}
+
+/** The files of a build context that are sent (see `buildContext`), relative to `dir`. */
+function contextFiles(dir: string, dockerfileName: string): string[] {
     const ignoreFile = path.join(dir, ".dockerignore");
     const keep = dockerignore({ ignorecase: false })
         .add(fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, "utf8") : "")
@@ -170,14 +248,82 @@ async function buildContext(dir: string, dockerfileName: string, outsideDockerfi
             const rel = prefix ? `${prefix}/${e.name}` : e.name;
             return e.isDirectory() ? walk(rel) : [rel];
         });
-    const files = walk("").filter((f) => keep(f) || f === dockerfileName || f === ".dockerignore");
-    return tarOf([
-        ...files.map((f) => {
-            const stat = fs.statSync(path.join(dir, f));
-            return { name: f, content: fs.readFileSync(path.join(dir, f)), mode: stat.mode & 0o7777, uid: 0, gid: 0 };
-        }),
-        ...(outsideDockerfile ? [{ name: dockerfileName, content: outsideDockerfile, mode: 0o644, uid: 0, gid: 0 }] : []),
-    ]);
+    return walk("")
+        .filter((f) => keep(f) || f === dockerfileName || f === ".dockerignore")
+        .sort();
+}
+
+/**
+ * The `build.contextDigest` the provider's Check adds to an Image's inputs (pulumi-docker
+ * provider/provider.go `hashContext`): a hash of the Dockerfile and of every file of the context
+ * the build sends, with its path and mode. A changed file changes it, and so makes the next run
+ * rebuild the image although the program's inputs are the same.
+ */
+function contextDigest(build: Inputs): string {
+    const context = path.resolve(PROJECT_DIR, build.context ?? ".");
+    const dockerfile = path.resolve(PROJECT_DIR, build.dockerfile ?? path.join(build.context ?? ".", "Dockerfile"));
+    const hash = crypto.createHash("sha256").update("Dockerfile\0").update(fs.readFileSync(dockerfile));
+    for (const f of contextFiles(context, path.relative(context, dockerfile))) {
+        const full = path.join(context, f);
+        hash.update(`\0${f}\0${fs.statSync(full).mode & 0o7777}\0`).update(fs.readFileSync(full));
+    }
+    return hash.digest("hex");
+}
+
+/**
+ * The registry address the provider authenticates a push against (pulumi-docker provider/image.go
+ * `getRegistryAddrForAuth`): `registry.server` as a host name, or else the domain of `imageName`,
+ * which must then be fully qualified (its Check refuses `smartbuildingapp:tag`).
+ */
+function registryAddress(server: string | undefined, imageName: string, where: string): string {
+    let host: string;
+    if (server) {
+        host = server.replace(/^https?:\/\//, "").split("/")[0];
+    } else {
+        const first = imageName.split("/")[0];
+        if (!imageName.includes("/") || !(first.includes(".") || first.includes(":") || first === "localhost")) {
+            throw new Error(`${where}: "${imageName}": repository name must be canonical. This resource requires all image names to be fully qualified.`);
+        }
+        host = first;
+    }
+    return ["index.docker.io", "docker.io", "registry-1.docker.io"].includes(host) ? "https://index.docker.io/v1/" : host;
+}
+
+/** An image reference split into its repository and tag (`127.0.0.1:5000/app:swarm` -> `127.0.0.1:5000/app`, `swarm`). */
+function splitTag(imageName: string): { repository: string; tag: string } {
+    const slash = imageName.lastIndexOf("/");
+    const colon = imageName.lastIndexOf(":");
+    return colon > slash ? { repository: imageName.slice(0, colon), tag: imageName.slice(colon + 1) } : { repository: imageName, tag: "latest" };
+}
+
+/** A repository as Docker's reference package normalises it (`app` -> `docker.io/library/app`). */
+function normalizedRepository(repository: string): string {
+    const first = repository.split("/")[0];
+    const hasDomain = repository.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+    if (hasDomain) return repository;
+    return repository.includes("/") ? `docker.io/${repository}` : `docker.io/library/${repository}`;
+}
+
+/**
+ * How the provider deletes a network or a volume (resource_docker_network_funcs.go
+ * `resourceDockerNetworkRemoveRefreshFunc`, resource_docker_volume.go
+ * `resourceDockerVolumeRemoveRefreshFunc`): the removal retried while the engine answers that
+ * it is in use, for up to 30 s, 5 s then 10 s apart. The provider waits 2 s before its first try;
+ * the runner tries at once.
+ */
+async function removeWhileInUse(remove: () => Promise<unknown>, inUse: RegExp): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    let wait = 5_000;
+    for (;;) {
+        try {
+            await gone(remove());
+            return;
+        } catch (err) {
+            if (!inUse.test(engineMessage(err)) || Date.now() + wait > deadline) throw err;
+            await sleep(wait);
+            wait = 10_000;
+        }
+    }
 }
 
 export interface EngineOptions {
@@ -207,35 +353,241 @@ export class DockerEngine {
     private readonly clients = new Map<string, Docker>();
     private readonly log: (line: string) => void;
 
+    /**
+     * What the last program run did to each custom resource, by logical name (the stack's logical
+     * names are unique): filled as the run goes, completed by `finishRun()` with what it deleted.
+     * A new run starts it afresh.
+     */
+    readonly lastRun = new Map<string, RunStatus>();
+    /**
+     * The current run: the resources it has declared so far, and the replaced resources it
+     * deletes when it finishes. `finished`: `finishRun()` closed it; the next resource opens a new one.
+     */
+    private run: { seen: Set<string>; pendingDeletes: Created[]; finished: boolean } = { seen: new Set(), pendingDeletes: [], finished: true };
+
     constructor(private readonly options: EngineOptions) {
         this.log = options.log ?? (() => undefined);
     }
 
+    /**
+     * The program run's `ResourceEngine`. A resource the state (an earlier run) does not have is
+     * created; one it has is compared with what it was declared as then (`fingerprint`): the same
+     * inputs hand back the same id and outputs without touching the engine, and changed ones
+     * update or replace it (`change`).
+     */
     readonly engine: ResourceEngine = async (resource) => {
-        const started = Date.now();
-        const result = await this.create(resource);
-        const entry: Created = { resource, id: result.id, started, finished: Date.now(), destroy: result.destroy };
-        this.created.push(entry);
+        const key = keyOf(resource);
+        this.beginRunIfNew(key);
+        this.run.seen.add(key);
+        const previous = this.created.find((c) => keyOf(c.resource) === key);
+        let entry: Created;
+        let status: RunStatus;
+        if (previous) {
+            ({ entry, status } = await this.change(previous, resource));
+        } else {
+            const started = Date.now();
+            const fingerprint = this.fingerprint(resource);
+            const result = await this.create(resource);
+            entry = { resource, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint };
+            this.created.push(entry);
+            status = "created";
+        }
+        if (resource.custom) this.lastRun.set(resource.name, status);
         this.writeJournal();
-        return { id: result.id, state: result.state };
+        return { id: entry.id, state: entry.state ?? {} };
     };
 
+    /**
+     * A resource the current run has declared already starts a new run (Pulumi registers each
+     * resource once per run). A run not closed with `finishRun()` may only be followed by another
+     * when it left nothing to delete.
+     */
+    private beginRunIfNew(key: string): void {
+        if (!this.run.finished && !this.run.seen.has(key)) return;
+        if (!this.run.finished) {
+            const undeclared = this.created.filter((c) => !this.run.seen.has(keyOf(c.resource)));
+            if (this.run.pendingDeletes.length > 0 || undeclared.length > 0) {
+                throw new Error(
+                    `a new program run started before finishRun() of the previous one, which has ${[...this.run.pendingDeletes, ...undeclared].map((c) => c.resource.name).join(", ")} to delete`,
+                );
+            }
+        }
+        this.run = { seen: new Set(), pendingDeletes: [], finished: false };
+        this.lastRun.clear();
+    }
+
+    /**
+     * The end of a program run (`pulumi up` once every resource is done): the replaced resources
+     * that were created first have their old ones deleted, and the resources of the state that the
+     * run no longer declares are deleted, dependents first. A `protect`ed one fails it, as Pulumi
+     * refuses that delete; a `retainOnDelete` one is let go. Call it once `runProgram` has resolved.
+     */
+    async finishRun(): Promise<void> {
+        if (this.run.finished || this.run.seen.size === 0) return;
+        const undeclared = this.created.filter((c) => !this.run.seen.has(keyOf(c.resource)));
+        const protectedOnes = undeclared.filter((c) => c.resource.opts.protect);
+        if (protectedOnes.length > 0) {
+            throw new Error(`the run deletes ${protectedOnes.map((c) => c.resource.name).join(", ")}, which ${protectedOnes.length > 1 ? "are" : "is"} protected (as \`pulumi up\` refuses)`);
+        }
+        const olds = [...this.run.pendingDeletes, ...undeclared];
+        await this.deleteAll(olds, (c) => !c.resource.opts.retainOnDelete);
+        this.leftBehind.push(...olds.filter((c) => c.destroy && c.resource.opts.retainOnDelete));
+        for (const c of undeclared) {
+            this.created.splice(this.created.indexOf(c), 1);
+            if (c.resource.custom) this.lastRun.set(c.resource.name, "deleted");
+        }
+        this.run.pendingDeletes = [];
+        this.run.finished = true;
+        this.writeJournal();
+    }
+
+    /**
+     * What the runner compares between runs: the inputs (secret ones included); for an Image, not
+     * the registry's username and password (the provider's Diff ignores them) but the digest of
+     * the build context its Check adds (a changed file rebuilds the image).
+     */
+    private fingerprint(r: DeclaredResource): string {
+        if (r.type !== TYPES.image) return canonical(r.inputs);
+        const { registry, build, ...rest } = r.inputs;
+        let digest: string;
+        try {
+            digest = contextDigest(build ?? {});
+        } catch (err) {
+            digest = `unreadable: ${(err as Error).message}`; // the build says what is wrong
+        }
+        return canonical({ ...rest, registry: registry ? { server: registry.server } : undefined, build, contextDigest: digest });
+    }
+
+    /**
+     * A resource of the state declared again: left alone when its inputs are unchanged, else
+     * updated or replaced as `pulumi up` would. `replaceOnChanges` replaces it when a named
+     * property changed; otherwise the provider decides: a Service is updated unless a ForceNew
+     * input changed; an Image is rebuilt (and pushed); a Container is updated when only inputs the
+     * provider updates in place changed (`CONTAINER_UPDATABLE`); a RemoteImage when only
+     * `keepLocally` changed; everything else (Network, Volume, Secret, ServiceConfig,
+     * RandomPassword, providers) is replaced, every input of theirs being ForceNew.
+     */
+    private async change(previous: Created, r: DeclaredResource): Promise<{ entry: Created; status: RunStatus }> {
+        const fingerprint = this.fingerprint(r);
+        if (!r.custom || fingerprint === previous.fingerprint) {
+            previous.resource = r;
+            previous.started = previous.finished = Date.now();
+            return { entry: previous, status: "same" };
+        }
+        if ((r.opts.ignoreChanges ?? []).length > 0) throw new UnmappedFieldError(`${r.type} ${r.name}: ignoreChanges is not honoured by the real-engine runner`);
+        const before = previous.resource.inputs;
+        const after = r.inputs;
+        const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => canonical(before[k]) !== canonical(after[k]));
+        const replaceOn: string[] = r.opts.replaceOnChanges ?? [];
+        const forced = replaceOn.some((p) => p === "*" || canonical(valueAt(before, p)) !== canonical(valueAt(after, p)));
+        let update: boolean;
+        switch (r.type) {
+            case TYPES.service:
+                update = !serviceNeedsReplacement(before, after);
+                break;
+            case TYPES.image:
+                update = true;
+                break;
+            case TYPES.container:
+                update = changed.every((k) => CONTAINER_UPDATABLE.includes(k));
+                break;
+            case TYPES.remoteImage:
+                update = changed.every((k) => k === "keepLocally");
+                break;
+            default:
+                update = false;
+        }
+        if (update && !forced) return { entry: await this.update(previous, r, fingerprint), status: "updated" };
+        return { entry: await this.replaceResource(previous, r, fingerprint), status: "replaced" };
+    }
+
+    /** An update in place, as the provider's Update does it. */
+    private async update(previous: Created, r: DeclaredResource, fingerprint: string): Promise<Created> {
+        const started = Date.now();
+        let state: Inputs;
+        let destroy = previous.destroy;
+        switch (r.type) {
+            case TYPES.service: {
+                const updated = await updateService(this.client(r), previous.id, previous.state!.name, r, this.log);
+                ({ state, destroy } = updated);
+                break;
+            }
+            case TYPES.image:
+                ({ state } = await this.image(r));
+                break;
+            case TYPES.container:
+                ({ state, destroy } = await this.updateContainer(previous, r));
+                break;
+            default: {
+                // RemoteImage: `keepLocally` only says what its delete does.
+                state = { ...previous.state, ...r.inputs };
+                const client = this.client(r);
+                const imageId: string = previous.state!.imageId;
+                destroy = r.inputs.keepLocally ? undefined : async () => void (await client.getImage(imageId).remove());
+            }
+        }
+        const entry: Created = { resource: r, id: previous.id, started, finished: Date.now(), destroy, state, fingerprint };
+        this.created.splice(this.created.indexOf(previous), 1, entry);
+        return entry;
+    }
+
+    /**
+     * A replacement. Pulumi creates the new resource first and deletes the old one at the end of
+     * the run (`finishRun`), unless the resource has `deleteBeforeReplace` or its provider asks for
+     * it: pulumi-docker marks `docker_container` DeleteBeforeReplace (provider/resources.go). A
+     * protected resource is not replaced (Pulumi refuses); a `retainOnDelete` one is let go, not deleted.
+     */
+    private async replaceResource(previous: Created, r: DeclaredResource, fingerprint: string): Promise<Created> {
+        if (previous.resource.opts.protect) {
+            throw new Error(`${r.type} ${r.name}: unable to replace it as it is currently marked for protection (as \`pulumi up\` refuses)`);
+        }
+        const deleteFirst = r.opts.deleteBeforeReplace === true || r.type === TYPES.container;
+        if (deleteFirst) {
+            if (previous.destroy && !previous.resource.opts.retainOnDelete) await previous.destroy();
+            else if (previous.destroy) this.leftBehind.push(previous);
+            this.created.splice(this.created.indexOf(previous), 1);
+            this.writeJournal();
+        }
+        const started = Date.now();
+        const result = await this.create(r);
+        const entry: Created = { resource: r, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint };
+        if (deleteFirst) {
+            this.created.push(entry);
+        } else {
+            this.created.splice(this.created.indexOf(previous), 1, entry);
+            this.run.pendingDeletes.push(previous);
+        }
+        return entry;
+    }
+
     private writeJournal(): void {
-        const left = [...this.created, ...this.leftBehind]
+        const left = [...this.created, ...this.run.pendingDeletes, ...this.leftBehind]
             .filter((c) => c.destroy && JOURNALLED.includes(c.resource.type))
             .map((c) => ({ type: c.resource.type, id: c.id }));
         fs.writeFileSync(this.options.journal, JSON.stringify(left));
     }
 
-    /** Removes what a run that was interrupted left on the local engine, from its journal. */
+    /**
+     * Removes what a run that was interrupted left on the local engine, from its journal: services
+     * first (waiting for their task containers to go), then secrets and configs, containers,
+     * networks and volumes.
+     */
     static async removeLeftovers(journal: string): Promise<void> {
         if (!fs.existsSync(journal)) return;
         const docker = new Docker();
         const left = JSON.parse(fs.readFileSync(journal, "utf8")) as { type: string; id: string }[];
         const ofType = (type: string) => left.filter((l) => l.type === type);
+        // A secret or config, like a service, went with the swarm if the engine left it (503).
+        const goneFromSwarm = (removal: Promise<unknown>) =>
+            removal.catch((err: { statusCode?: number }) => {
+                if (err.statusCode !== 404 && err.statusCode !== 503) throw err;
+            });
+        for (const s of ofType(TYPES.service)) await removeLeftoverService(docker, s.id);
+        for (const s of ofType(TYPES.secret)) await goneFromSwarm(docker.getSecret(s.id).remove());
+        for (const c of ofType(TYPES.serviceConfig)) await goneFromSwarm(docker.getConfig(c.id).remove());
         for (const c of ofType(TYPES.container)) await gone(docker.getContainer(c.id).remove({ force: true, v: true }));
-        for (const n of ofType(TYPES.network)) await gone(docker.getNetwork(n.id).remove());
-        for (const v of ofType(TYPES.volume)) await gone(docker.getVolume(v.id).remove());
+        for (const n of ofType(TYPES.network)) await removeWhileInUse(() => docker.getNetwork(n.id).remove(), /has active endpoints/);
+        for (const v of ofType(TYPES.volume)) await removeWhileInUse(() => docker.getVolume(v.id).remove(), /volume is in use/);
         fs.rmSync(journal);
     }
 
@@ -267,6 +619,12 @@ export class DockerEngine {
                 return this.image(r);
             case "docker:index/container:Container":
                 return this.container(r);
+            case TYPES.secret:
+                return createSecret(this.client(r), r);
+            case TYPES.serviceConfig:
+                return createServiceConfig(this.client(r), r);
+            case TYPES.service:
+                return createService(this.client(r), r, this.log);
             default:
                 throw new UnmappedFieldError(`${r.type} ${r.name}: the real-engine runner does not map this resource type`);
         }
@@ -287,9 +645,11 @@ export class DockerEngine {
 
     /**
      * Network (resource_docker_network_funcs.go): `name` "The name of the Docker network",
-     * `driver` "Name of the network driver to use" (default bridge), `labels` "User-defined
-     * key/value metadata", `attachable` "Enable manual container attachment to the network",
-     * `internal` "Whether the network is internal". Delete removes the network.
+     * `driver` "Name of the network driver to use" (default bridge; `overlay` on a swarm
+     * manager, where the engine assigns the subnet: no `ipamConfigs` needed), `labels`
+     * "User-defined key/value metadata", `attachable` "Enable manual container attachment to the
+     * network", `internal` "Whether the network is internal". Delete removes the network,
+     * retried while it has active endpoints (`removeWhileInUse`).
      */
     private async network(r: DeclaredResource) {
         const where = `${r.type} ${r.name}`;
@@ -306,7 +666,7 @@ export class DockerEngine {
         return {
             id: network.id,
             state: { ...r.inputs, name: r.inputs.name, driver: r.inputs.driver ?? "bridge" },
-            destroy: () => gone(client.getNetwork(network.id).remove()),
+            destroy: () => removeWhileInUse(() => client.getNetwork(network.id).remove(), /has active endpoints/),
         };
     }
 
@@ -326,7 +686,7 @@ export class DockerEngine {
         return {
             id: name,
             state: { ...r.inputs, name, driver: volume.Driver, mountpoint: volume.Mountpoint },
-            destroy: () => gone(client.getVolume(name).remove()),
+            destroy: () => removeWhileInUse(() => client.getVolume(name).remove(), /volume is in use/),
         };
     }
 
@@ -359,23 +719,31 @@ export class DockerEngine {
      * project, honouring its .dockerignore) with `build.dockerfile` (relative to the project;
      * added to the context when it lies outside it), `build.args` as build arguments,
      * `build.target` "The target of the Dockerfile to build", `build.platform`, with BuildKit
-     * (`builderVersion` defaults to BuilderBuildKit); tags it `imageName`. `skipPush` "A flag
-     * to skip a registry push": the runner cannot push, so it must be true. `buildOnPreview`
-     * only matters in a preview. With skipPush, `repoDigest` is the built image's id. Delete
-     * leaves the image in place.
+     * (`builderVersion` defaults to BuilderBuildKit); tags it `imageName`. `buildOnPreview`
+     * only matters in a preview. `skipPush` "A flag to skip a registry push" (default false):
+     * with it, `repoDigest` is the built image's id; without it, the image is pushed as
+     * `imageName` to `registry` "The registry to push the image to": `server` "The URL of the
+     * Docker registry server", `username` / `password` "The username/password to authenticate to
+     * the registry" (both, or the host's Docker credentials, of which the runner has none), and
+     * `repoDigest` is `<repository>@<digest the push reported>`. Delete leaves the image in place.
      */
     private async image(r: DeclaredResource) {
         const where = `${r.type} ${r.name}`;
-        onlyFields(r.inputs, ["imageName", "skipPush", "build", "buildOnPreview"], where);
-        if (r.inputs.skipPush !== true) throw new UnmappedFieldError(`${where}: skipPush is not true; the runner cannot push to a registry`);
+        onlyFields(r.inputs, ["imageName", "skipPush", "build", "buildOnPreview", "registry"], where);
         const build: Inputs = r.inputs.build ?? {};
         onlyFields(build, ["context", "dockerfile", "args", "target", "platform"], `${where}.build`);
+        const registry: Inputs = r.inputs.registry ?? {};
+        onlyFields(registry, ["server", "username", "password"], `${where}.registry`);
+        const imageName: string = r.inputs.imageName;
+        const push = r.inputs.skipPush !== true;
+        // Check: a pushed image's name must say which registry it goes to.
+        const server = push ? registryAddress(registry.server, imageName, where) : "";
         const client = this.client(r);
         const started = Date.now();
         const { dockerfileName } = await buildWithBuildKit(client, {
             context: build.context ?? ".",
             dockerfile: build.dockerfile ?? path.join(build.context ?? ".", "Dockerfile"),
-            tag: r.inputs.imageName,
+            tag: imageName,
             args: build.args ?? {},
             target: build.target,
             platform: build.platform,
@@ -383,19 +751,59 @@ export class DockerEngine {
         }).catch((err: Error) => {
             throw new Error(`${where}: ${err.message}`);
         });
-        const image = await client.getImage(r.inputs.imageName).inspect();
-        this.log(`built ${r.inputs.imageName} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        const image = await client.getImage(imageName).inspect();
+        this.log(`built ${imageName} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        const repoDigest = push ? await this.push(client, imageName, server, registry, where) : image.Id;
         return {
-            id: r.inputs.imageName,
+            id: imageName,
             state: {
                 ...r.inputs,
-                repoDigest: image.Id,
-                baseImageName: r.inputs.imageName,
+                repoDigest,
+                baseImageName: imageName,
+                registryServer: registry.server ?? "",
                 context: build.context,
                 dockerfile: dockerfileName,
                 platform: build.platform,
             },
         };
+    }
+
+    /**
+     * The provider's push (provider/image.go `dockerBuild`): ImagePush of `imageName` with the
+     * registry's credentials as X-Registry-Auth (only when both username and password are set),
+     * the progress read to its end, an error in it failing the push. `repoDigest` is the
+     * repository (without its tag) `@` the digest the push reported in its aux message; without
+     * one, the image's RepoDigests entry for that repository (`<none>@<none>` if there is none).
+     */
+    private async push(client: Docker, imageName: string, server: string, registry: Inputs, where: string): Promise<string> {
+        const authconfig = registry.username && registry.password ? { username: registry.username, password: registry.password, serveraddress: server } : {};
+        if (!authconfig.username && (registry.username || registry.password)) {
+            this.log(`${where}: ${registry.username ? "password" : "username"} was not set, although ${registry.username ? "username" : "password"} was; using host credentials file`);
+        }
+        const { repository, tag } = splitTag(imageName);
+        const started = Date.now();
+        const stream = await client.getImage(repository).push({ tag, authconfig });
+        const events = await new Promise<any[]>((resolve, reject) =>
+            (client as any).followProgress(stream, (err: Error | null, output: any[]) => (err ? reject(err) : resolve(output))),
+        );
+        const failed = events.find((e) => e.error || e.errorDetail);
+        if (failed) {
+            const message: string = failed.errorDetail?.message ?? failed.error;
+            if (failed.errorDetail?.code === 401) throw new Error(`${where}: push of ${imageName}: authentication is required`);
+            if (message === "EOF") throw new Error(`${where}: push of ${imageName}: EOF: This error is most likely due to incorrect or mismatched registry credentials`);
+            throw new Error(`${where}: push of ${imageName}: ${message}`);
+        }
+        const pushed: string | undefined = events.find((e) => typeof e.aux?.Digest === "string")?.aux.Digest;
+        let repoDigest: string;
+        if (pushed && /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(pushed)) {
+            repoDigest = `${normalizedRepository(repository)}@${pushed}`;
+        } else {
+            this.log(`${where}: push completed without reporting a digest; falling back to local image inspect`);
+            const found = ((await client.getImage(imageName).inspect()).RepoDigests ?? []).find((d) => normalizedRepository(d.slice(0, d.indexOf("@"))) === normalizedRepository(repository));
+            repoDigest = found ? `${normalizedRepository(found.slice(0, found.indexOf("@")))}${found.slice(found.indexOf("@"))}` : "<none>@<none>";
+        }
+        this.log(`pushed ${imageName} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${repoDigest}`);
+        return repoDigest;
     }
 
     /**
@@ -519,27 +927,7 @@ export class DockerEngine {
         }
 
         const container = await client.createContainer(create);
-        const destroy = async () => {
-            // Delete (`resourceDockerContainerDelete`): ContainerStop with a timeout of
-            // `destroyGraceSeconds` ("If defined will attempt to stop the container before
-            // destroying. Container will be destroyed after `n` seconds or on successful stop"),
-            // 0 when unset or 0: the container's stop signal, then SIGKILL after the timeout. Then
-            // ContainerRemove with `removeVolumes` (default true: anonymous volumes) and force.
-            const timeoutSeconds = i.destroyGraceSeconds > 0 ? i.destroyGraceSeconds : 0;
-            const stopping = Date.now();
-            let stopped = true;
-            await container.stop({ t: timeoutSeconds }).catch((err: { statusCode?: number }) => {
-                if (err.statusCode === 404) stopped = false;
-                else if (err.statusCode !== 304) throw err;
-            });
-            if (stopped) {
-                const seconds = (Date.now() - stopping) / 1000;
-                const state = await container.inspect().catch(() => undefined);
-                const logTail = await container.logs({ stdout: true, stderr: true, tail: 15 }).then((b) => demux(b)).catch(() => "");
-                if (state) this.stops.push({ name: i.name, timeoutSeconds, seconds, exitCode: state.State.ExitCode, logTail });
-            }
-            await container.remove({ v: true, force: true });
-        };
+        const destroy = this.containerRemover(container, i);
         try {
             // `networksAdvanced`: "The networks the container is attached to": `name` "The name or
             // id of the network to use", `aliases` "The network aliases of the container in the
@@ -581,6 +969,54 @@ export class DockerEngine {
         }
     }
 
+    /**
+     * Delete (`resourceDockerContainerDelete`): ContainerStop with a timeout of
+     * `destroyGraceSeconds` ("If defined will attempt to stop the container before destroying.
+     * Container will be destroyed after `n` seconds or on successful stop"), 0 when unset or 0:
+     * the container's stop signal, then SIGKILL after the timeout. Then ContainerRemove with
+     * `removeVolumes` (default true: anonymous volumes) and force.
+     */
+    private containerRemover(container: Docker.Container, i: Inputs): () => Promise<void> {
+        return async () => {
+            const timeoutSeconds = i.destroyGraceSeconds > 0 ? i.destroyGraceSeconds : 0;
+            const stopping = Date.now();
+            let stopped = true;
+            await container.stop({ t: timeoutSeconds }).catch((err: { statusCode?: number }) => {
+                if (err.statusCode === 404) stopped = false;
+                else if (err.statusCode !== 304) throw err;
+            });
+            if (stopped) {
+                const seconds = (Date.now() - stopping) / 1000;
+                const state = await container.inspect().catch(() => undefined);
+                const logTail = await container.logs({ stdout: true, stderr: true, tail: 15 }).then((b) => demux(b)).catch(() => "");
+                if (state) this.stops.push({ name: i.name, timeoutSeconds, seconds, exitCode: state.State.ExitCode, logTail });
+            }
+            await container.remove({ v: true, force: true });
+        };
+    }
+
+    /**
+     * Container update (`resourceDockerContainerUpdate`): when `restart` or `memory` changed,
+     * ContainerUpdate with the restart policy and the resources (memory in bytes; CPU shares,
+     * reservation and cpuset at their unset values, which Docker leaves as they are); the other
+     * updatable inputs only change the state (and what a later delete does).
+     */
+    private async updateContainer(previous: Created, r: DeclaredResource): Promise<{ state: Inputs; destroy: () => Promise<void> }> {
+        const i = r.inputs;
+        const container = this.client(r).getContainer(previous.id);
+        const before = previous.resource.inputs;
+        if (canonical(before.restart) !== canonical(i.restart) || canonical(before.memory) !== canonical(i.memory)) {
+            // Docker refuses a memory limit at or above the swap limit it derived at create (twice the
+            // old limit) unless memoryswap changes too: the provider sends it only when `memorySwap` is set.
+            await container
+                .update({ RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: 0 }, CpuShares: 0, Memory: (i.memory ?? 0) * 1024 * 1024, MemoryReservation: 0, CpusetCpus: "" })
+                .catch((err: unknown) => {
+                    throw new Error(`${r.type} ${r.name}: Unable to update a container: ${engineMessage(err)}`);
+                });
+        }
+        return { state: { ...i, name: previous.state?.name ?? i.name }, destroy: this.containerRemover(container, i) };
+    }
+
     private async waitHealthy(container: Docker.Container, name: string, timeoutSeconds: number): Promise<void> {
         const started = Date.now();
         for (;;) {
@@ -605,15 +1041,15 @@ export class DockerEngine {
      * one stopped.
      */
     async replace(logicalName: string): Promise<StopRecord> {
-        const index = this.created.findIndex((c) => c.resource.name === logicalName);
-        const old = this.created[index];
-        if (!old || old.resource.type !== TYPES.container) throw new Error(`replace: no container named ${logicalName} was created`);
+        const old = this.created.find((c) => c.resource.name === logicalName && c.resource.type === TYPES.container);
+        if (!old) throw new Error(`replace: no container named ${logicalName} was created`);
         if (old.resource.opts.deleteBeforeReplace !== true) throw new Error(`replace: ${logicalName} is replaced create-first; the runner replaces delete-first only`);
         const before = this.stops.length;
         await old.destroy!();
         const started = Date.now();
         const result = await this.container(old.resource);
-        this.created[index] = { resource: old.resource, id: result.id, started, finished: Date.now(), destroy: result.destroy };
+        const entry: Created = { resource: old.resource, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint: old.fingerprint };
+        this.created.splice(this.created.indexOf(old), 1, entry);
         this.writeJournal();
         return this.stops[before];
     }
@@ -628,9 +1064,12 @@ export class DockerEngine {
         if (protectedOnes.length > 0) {
             throw new Error(`destroy refused: ${protectedOnes.map((c) => c.resource.name).join(", ")} protected (as \`pulumi destroy\` refuses)`);
         }
-        await this.deleteAll(this.created, (c) => !c.resource.opts.retainOnDelete);
-        this.leftBehind.push(...this.created.filter((c) => c.resource.opts.retainOnDelete));
+        // The old halves of replacements a run did not finish go too.
+        const all = [...this.created, ...this.run.pendingDeletes];
+        await this.deleteAll(all, (c) => !c.resource.opts.retainOnDelete);
+        this.leftBehind.push(...all.filter((c) => c.resource.opts.retainOnDelete));
         this.created.length = 0;
+        this.run = { seen: new Set(), pendingDeletes: [], finished: true };
         this.writeJournal();
     }
 
@@ -640,26 +1079,44 @@ export class DockerEngine {
      * retention off.
      */
     async removeEverything(): Promise<void> {
-        await this.deleteAll([...this.created, ...this.leftBehind], () => true);
+        await this.deleteAll([...this.created, ...this.run.pendingDeletes, ...this.leftBehind], () => true);
         this.created.length = 0;
         this.leftBehind.length = 0;
+        this.run = { seen: new Set(), pendingDeletes: [], finished: true };
         fs.rmSync(this.options.journal, { force: true });
     }
 
+    /**
+     * Deletes `entries`, each once every entry that depends on it is deleted, independent ones at
+     * once. Beyond the declared dependencies, a network, volume, secret or config waits for every
+     * service being deleted (and for its task containers to go): Docker refuses to remove what a
+     * task still uses, and a service may name its network or volume by a plain string.
+     */
     private async deleteAll(entries: Created[], shouldDelete: (c: Created) => boolean): Promise<void> {
-        const done = new Map<string, Promise<void>>();
+        const done = new Map<Created, Promise<void>>();
         const dependents = (name: string) => entries.filter((c) => c.resource.dependencies.includes(name));
+        const usedByServices: string[] = [TYPES.network, TYPES.volume, TYPES.secret, TYPES.serviceConfig];
+        const services = entries.filter((c) => c.resource.type === TYPES.service);
+        // What an entry depends on, directly or not (a service it depends on cannot wait for it).
+        const dependencies = (c: Created, seen = new Set<string>()): Set<string> => {
+            for (const d of c.resource.dependencies) {
+                if (seen.has(d)) continue;
+                seen.add(d);
+                for (const e of entries.filter((x) => x.resource.name === d)) dependencies(e, seen);
+            }
+            return seen;
+        };
         const remove = (c: Created): Promise<void> => {
-            const key = `${c.resource.type}::${c.resource.name}`;
-            if (!done.has(key)) {
+            if (!done.has(c)) {
+                const implicit = usedByServices.includes(c.resource.type) ? services.filter((s) => !dependencies(c).has(s.resource.name)) : [];
                 done.set(
-                    key,
-                    Promise.all(dependents(c.resource.name).map(remove)).then(async () => {
+                    c,
+                    Promise.all([...dependents(c.resource.name), ...implicit].map(remove)).then(async () => {
                         if (c.destroy && shouldDelete(c)) await c.destroy();
                     }),
                 );
             }
-            return done.get(key)!;
+            return done.get(c)!;
         };
         const results = await Promise.allSettled(entries.map(remove));
         const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
@@ -698,7 +1155,7 @@ function randomPassword(r: DeclaredResource): State {
 }
 
 /** Resolves once `removal` is done, or found there was nothing left to remove (404). */
-async function gone(removal: Promise<unknown>): Promise<void> {
+export async function gone(removal: Promise<unknown>): Promise<void> {
     await removal.catch((err: { statusCode?: number }) => {
         if (err.statusCode !== 404) throw err;
     });
