@@ -4,7 +4,8 @@
  * registry (Debian's docker-registry), and then changed as a team changes it: a new app image
  * rolled out under load, a new Jupyter token, a task killed.
  *
- * This kernel has no IPVS, so the stack runs with `swarmEndpointMode: dnsrr` and
+ * The engine is made a swarm by the global setup, before any suite runs, and left after they all
+ * finish (test/e2e/support/globalSetup.ts says why). This kernel has no IPVS, so the stack runs with `swarmEndpointMode: dnsrr` and
  * `swarmPublishMode: host` (users keep Swarm's vip and ingress): the app's tasks each publish on a
  * port the engine picks, and the rolling update is measured from a client on the stack's overlay
  * network that resolves `app` for every request (test/e2e/support/swarm.ts).
@@ -55,7 +56,6 @@ const secret = () => crypto.randomBytes(24).toString("base64url");
 describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reason})`, () => {
     const docker = new Docker();
     let registry: Registry;
-    let leaveSwarm = async () => undefined as void;
     let release = () => undefined as void;
     let swarm: DeclaredStack;
     /** The config `npm run up` would keep for this stack, and what this machine needs (dnsrr, host mode, the local registry). */
@@ -64,7 +64,8 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
     beforeAll(async () => {
         release = await claimStackNames(STACK);
         await removeStackVolumes(docker);
-        leaveSwarm = await joinSwarm();
+        // The global setup made the engine a swarm (and its teardown leaves it): this only checks it is one.
+        await joinSwarm();
         await setNodeLabel(DATA_NODE_LABEL, "true");
         registry = await startRegistry();
         config = {
@@ -84,7 +85,6 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
         await registry?.stop();
         await dockerCli(["image", "rm", "--force", ROLLED_NODE]).catch(() => undefined);
         await removeNodeLabel(DATA_NODE_LABEL).catch(() => undefined);
-        await leaveSwarm();
         release();
     }, 300_000);
 
