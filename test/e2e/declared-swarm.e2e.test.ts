@@ -204,6 +204,37 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
         for (const task of await taskContainers(APP)) expect((await getJson(`http://127.0.0.1:${hostPort(task.ports)}/health`)).status).toBe(200);
     });
 
+    it("updates MySQL stop-first: the old server shuts down cleanly before the new one starts, the data stays, and the app's tasks live through it", async () => {
+        const appTasks = (await taskContainers(APP)).map((t) => t.taskId).sort();
+        const table = `e2e_${crypto.randomBytes(4).toString("hex")}`;
+        await mysqlAsUser(docker, swarm, `CREATE TABLE ${table} (note VARCHAR(200)); INSERT INTO ${table} VALUES ('before the update');`);
+        const since = Date.now();
+        config = { ...config, mysqlBufferPoolSize: "256m" };
+        swarm = await update(swarm, config, log);
+        expect(swarm.engine.lastRun.get("mysql-service")).toBe("updated");
+        await waitForUpdateCompleted("swarm-sb-mysql", 300_000, since);
+
+        const tasks = await Promise.all(
+            (await serviceTasks("swarm-sb-mysql")).map(async (t) => {
+                const container = docker.getContainer(t.Status.ContainerStatus!.ContainerID!);
+                return { desired: t.DesiredState, state: (await container.inspect()).State, log: demux(await container.logs({ stdout: true, stderr: true, tail: 20 })) };
+            }),
+        );
+        const [old] = tasks.filter((t) => t.desired === "shutdown").sort((a, b) => Date.parse(b.state.FinishedAt) - Date.parse(a.state.FinishedAt));
+        const [current] = tasks.filter((t) => t.desired === "running");
+        const stopSeconds = (Date.parse(old.state.FinishedAt) - since) / 1000;
+        log(`MySQL rolled stop-first: the old server exited ${old.state.ExitCode}; the new one started ${((Date.parse(current.state.StartedAt) - Date.parse(old.state.FinishedAt)) / 1000).toFixed(1)} s after`);
+        expect({ exitCode: old.state.ExitCode, clean: /Shutdown complete/.test(old.log) }).toEqual({ exitCode: 0, clean: true });
+        expect(Date.parse(old.state.FinishedAt)).toBeLessThanOrEqual(Date.parse(current.state.StartedAt));
+        expect(stopSeconds).toBeLessThan(120);
+
+        expect(await mysqlAsUser(docker, swarm, `SELECT note FROM ${table};`)).toContain("before the update");
+        // The app's health check is liveness only: no app task was restarted while MySQL was down.
+        expect((await taskContainers(APP)).map((t) => t.taskId).sort()).toEqual(appTasks);
+        const health = await getJson(`http://127.0.0.1:${hostPort((await taskContainers(APP))[0].ports)}/health`);
+        expect(health).toMatchObject({ status: 200, body: { mysql: { up: true } } });
+    });
+
     it("replaces a killed app task, and /health answers again", async () => {
         const since = Date.now();
         const killed = await killTask(APP);
