@@ -20,7 +20,7 @@ import { docker as dockerCli, engineAnswers, LABEL } from "./support/docker";
 import { bringUp, claimStackNames, DeclaredStack, update } from "./support/declaredStack";
 import { demux } from "./support/engine";
 import { IMAGES } from "./support/images";
-import { STACK_LABEL, expectSecretsHidden, getJson } from "./support/stackChecks";
+import { exec, expectSecretsHidden, getJson, stackVolumes } from "./support/stackChecks";
 import {
     Registry,
     joinSwarm,
@@ -134,16 +134,16 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
             expect(health).toMatchObject({ status: 200, body: { status: "ok", mysql: { up: true }, elasticsearch: { up: true } } });
         }
         const table = `e2e_${crypto.randomBytes(4).toString("hex")}`;
-        await mysqlAsUser(docker, swarm, `CREATE TABLE ${table} (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(200)); INSERT INTO ${table} (note) VALUES ('swarm row');`);
+        await mysqlAsUser(swarm, `CREATE TABLE ${table} (id INT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(200)); INSERT INTO ${table} (note) VALUES ('swarm row');`);
         const tables = await getJson(`http://127.0.0.1:${hostPort(tasks[0].ports)}/api/mysql/tables`);
         expect((tables.body.tables as { name: string }[]).map((t) => t.name)).toContain(table);
     });
 
     it("mounts every secret as a file readable by its reader alone, and shows none in an environment, label, command line or log", async () => {
         const [app] = await taskContainers(APP);
-        expect(await execIn(docker, app.containerId, ["stat", "-c", "%u %a", "/run/secrets/mysql_password"])).toBe("1000 400");
+        expect(await exec(swarm, app.containerId, ["stat", "-c", "%u %a", "/run/secrets/mysql_password"])).toBe("1000 400");
         const [mysql] = await taskContainers("swarm-sb-mysql");
-        expect(await execIn(docker, mysql.containerId, ["stat", "-c", "%u %a", "/run/secrets/mysql_root_password"])).toBe("0 400");
+        expect(await exec(swarm, mysql.containerId, ["stat", "-c", "%u %a", "/run/secrets/mysql_root_password"])).toBe("0 400");
         await expectSecretsHidden(swarm, [swarm.outputs.mysqlPassword, swarm.outputs.mysqlRootPassword, String(config.jupyterToken)]);
         const secretNames = (await docker.listSecrets()).map((s) => s.Spec!.Name);
         for (const value of [swarm.outputs.mysqlPassword, config.jupyterToken]) expect(secretNames.join(" ")).not.toContain(String(value));
@@ -191,11 +191,7 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
         expect(names).not.toContain(oldSecret);
         await waitForConverged(JUPYTER, 1, 120_000);
         // Stop-first: the old task's server had exited, cleanly, before the new one started.
-        const containers = await Promise.all(
-            (await serviceTasks(JUPYTER)).map(async (t) => ({ desired: t.DesiredState, state: (await docker.getContainer(t.Status.ContainerStatus!.ContainerID!).inspect()).State })),
-        );
-        const [old] = containers.filter((c) => c.desired === "shutdown").sort((a, b) => Date.parse(b.state.FinishedAt) - Date.parse(a.state.FinishedAt));
-        const [current] = containers.filter((c) => c.desired === "running");
+        const { old, current } = await lastHandover(docker, JUPYTER);
         expect(Date.parse(old.state.FinishedAt)).toBeLessThanOrEqual(Date.parse(current.state.StartedAt));
         expect([0, 143]).toContain(old.state.ExitCode);
         const jupyter = "http://127.0.0.1:5001";
@@ -207,28 +203,21 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
     it("updates MySQL stop-first: the old server shuts down cleanly before the new one starts, the data stays, and the app's tasks live through it", async () => {
         const appTasks = (await taskContainers(APP)).map((t) => t.taskId).sort();
         const table = `e2e_${crypto.randomBytes(4).toString("hex")}`;
-        await mysqlAsUser(docker, swarm, `CREATE TABLE ${table} (note VARCHAR(200)); INSERT INTO ${table} VALUES ('before the update');`);
+        await mysqlAsUser(swarm, `CREATE TABLE ${table} (note VARCHAR(200)); INSERT INTO ${table} VALUES ('before the update');`);
         const since = Date.now();
         config = { ...config, mysqlBufferPoolSize: "256m" };
         swarm = await update(swarm, config, log);
         expect(swarm.engine.lastRun.get("mysql-service")).toBe("updated");
         await waitForUpdateCompleted("swarm-sb-mysql", 300_000, since);
 
-        const tasks = await Promise.all(
-            (await serviceTasks("swarm-sb-mysql")).map(async (t) => {
-                const container = docker.getContainer(t.Status.ContainerStatus!.ContainerID!);
-                return { desired: t.DesiredState, state: (await container.inspect()).State, log: demux(await container.logs({ stdout: true, stderr: true, tail: 20 })) };
-            }),
-        );
-        const [old] = tasks.filter((t) => t.desired === "shutdown").sort((a, b) => Date.parse(b.state.FinishedAt) - Date.parse(a.state.FinishedAt));
-        const [current] = tasks.filter((t) => t.desired === "running");
+        const { old, current } = await lastHandover(docker, "swarm-sb-mysql");
         const stopSeconds = (Date.parse(old.state.FinishedAt) - since) / 1000;
         log(`MySQL rolled stop-first: the old server exited ${old.state.ExitCode}; the new one started ${((Date.parse(current.state.StartedAt) - Date.parse(old.state.FinishedAt)) / 1000).toFixed(1)} s after`);
         expect({ exitCode: old.state.ExitCode, clean: /Shutdown complete/.test(old.log) }).toEqual({ exitCode: 0, clean: true });
         expect(Date.parse(old.state.FinishedAt)).toBeLessThanOrEqual(Date.parse(current.state.StartedAt));
         expect(stopSeconds).toBeLessThan(120);
 
-        expect(await mysqlAsUser(docker, swarm, `SELECT note FROM ${table};`)).toContain("before the update");
+        expect(await mysqlAsUser(swarm, `SELECT note FROM ${table};`)).toContain("before the update");
         // The app's health check is liveness only: no app task was restarted while MySQL was down.
         expect((await taskContainers(APP)).map((t) => t.taskId).sort()).toEqual(appTasks);
         const health = await getJson(`http://127.0.0.1:${hostPort((await taskContainers(APP))[0].ports)}/health`);
@@ -246,6 +235,22 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
     });
 });
 
+/**
+ * The last handover of a one-task service's update: the task most recently shut down (its
+ * container's state and last log lines) and the running one.
+ */
+async function lastHandover(docker: Docker, service: string) {
+    const tasks = await Promise.all(
+        (await serviceTasks(service)).map(async (t) => {
+            const container = docker.getContainer(t.Status.ContainerStatus!.ContainerID!);
+            return { desired: t.DesiredState, state: (await container.inspect()).State, log: demux(await container.logs({ stdout: true, stderr: true, tail: 20 })) };
+        }),
+    );
+    const [old] = tasks.filter((t) => t.desired === "shutdown").sort((a, b) => Date.parse(b.state.FinishedAt) - Date.parse(a.state.FinishedAt));
+    const [current] = tasks.filter((t) => t.desired === "running");
+    return { old, current };
+}
+
 /** The host port a task publishes on IPv4. */
 function hostPort(ports: { hostIp: string; hostPort: number }[]): number {
     const port = ports.find((p) => p.hostIp === "0.0.0.0") ?? ports[0];
@@ -259,25 +264,13 @@ function secretName(stack: DeclaredStack): string {
 }
 
 /** Runs SQL in the MySQL task as the application user, the password from the stack's outputs handed to this one exec only. */
-async function mysqlAsUser(docker: Docker, stack: DeclaredStack, sql: string): Promise<string> {
+async function mysqlAsUser(stack: DeclaredStack, sql: string): Promise<string> {
     const [task] = await taskContainers("swarm-sb-mysql");
     const { mysqlUser, mysqlDatabase, mysqlPassword } = stack.outputs;
-    return execIn(docker, task.containerId, ["mysql", "--host=127.0.0.1", "--protocol=tcp", `--user=${mysqlUser}`, `--database=${mysqlDatabase}`, `--execute=${sql}`], [`MYSQL_PWD=${mysqlPassword}`]);
-}
-
-async function execIn(docker: Docker, container: string, cmd: string[], env: string[] = []): Promise<string> {
-    const execution = await docker.getContainer(container).exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true });
-    const stream = await execution.start({});
-    const chunks: Buffer[] = [];
-    for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
-    const output = demux(Buffer.concat(chunks)).trim();
-    const { ExitCode } = await execution.inspect();
-    if (ExitCode !== 0) throw new Error(`${cmd[0]} in ${container} exited ${ExitCode}: ${output}`);
-    return output;
+    return exec(stack, task.containerId, ["mysql", "--host=127.0.0.1", "--protocol=tcp", `--user=${mysqlUser}`, `--database=${mysqlDatabase}`, `--execute=${sql}`], [`MYSQL_PWD=${mysqlPassword}`]);
 }
 
 /** The stack's volumes, which the services' mounts created and no destroy removes (components/target.ts). */
 async function removeStackVolumes(docker: Docker): Promise<void> {
-    const { Volumes } = await docker.listVolumes({ filters: { label: [`${STACK_LABEL}=${STACK}`] } });
-    for (const v of Volumes ?? []) await docker.getVolume(v.Name).remove();
+    for (const name of await stackVolumes({ stack: STACK, docker, outputs: {} })) await docker.getVolume(name).remove();
 }

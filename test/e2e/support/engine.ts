@@ -34,7 +34,7 @@ import Docker from "dockerode";
 import * as tar from "tar-stream";
 import type { DeclaredResource, ResourceEngine } from "../../support/program";
 import { PROJECT_DIR, TYPES } from "../../support/program";
-import { createSecret, createService, createServiceConfig, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
+import { createService, createSwarmObject, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
 
 type Inputs = Record<string, any>;
 type State = { id: string; state: Inputs };
@@ -91,7 +91,7 @@ const JOURNALLED: string[] = [TYPES.service, TYPES.secret, TYPES.serviceConfig, 
  */
 const CONTAINER_UPDATABLE = ["restart", "memory", "healthcheck", "init", "tmpfs", "wait", "waitTimeout", "destroyGraceSeconds"];
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A resource's identity across runs: its type and logical name. */
 const keyOf = (r: DeclaredResource) => `${r.type}::${r.name}`;
@@ -123,7 +123,7 @@ function valueAt(value: unknown, path: string): unknown {
 }
 
 /** A Docker Engine API error's message, as dockerode rejects with it. */
-function engineMessage(err: unknown): string {
+export function engineMessage(err: unknown): string {
     const e = err as { json?: { message?: string }; message?: string };
     return e.json?.message ?? e.message ?? String(err);
 }
@@ -620,9 +620,9 @@ export class DockerEngine {
             case "docker:index/container:Container":
                 return this.container(r);
             case TYPES.secret:
-                return createSecret(this.client(r), r);
+                return createSwarmObject(this.client(r), r, "secret");
             case TYPES.serviceConfig:
-                return createServiceConfig(this.client(r), r);
+                return createSwarmObject(this.client(r), r, "config");
             case TYPES.service:
                 return createService(this.client(r), r, this.log);
             default:

@@ -148,9 +148,12 @@ export async function expectJupyterWorks(live: LiveStack, notebook: string): Pro
     return file;
 }
 
-/** Runs a command in a container; returns its trimmed output, or throws with it on failure. */
-export async function exec(live: LiveStack, container: string, cmd: string[]): Promise<string> {
-    const execution = await live.docker.getContainer(container).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+/**
+ * Runs a command in a container (by name or id), with `env` for that command alone; returns its
+ * trimmed output, or throws with it on failure.
+ */
+export async function exec(live: LiveStack, container: string, cmd: string[], env: string[] = []): Promise<string> {
+    const execution = await live.docker.getContainer(container).exec({ Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true });
     const stream = await execution.start({});
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));

@@ -25,7 +25,7 @@ import os from "os";
 import path from "path";
 import Docker from "dockerode";
 import { LABEL, waitUntil } from "./docker";
-import { demux } from "./engine";
+import { demux, engineMessage, gone, sleep } from "./engine";
 import { FIXTURES, IMAGES } from "./images";
 
 /** The engine under test; Swarm's API is only answered by a manager, which `joinSwarm` makes it. */
@@ -34,19 +34,6 @@ const engine = new Docker();
 /** A Docker Engine API error as dockerode rejects with it. */
 type EngineError = Error & { statusCode?: number; json?: { message?: string } };
 
-function engineMessage(err: unknown): string {
-    const e = err as EngineError;
-    return e.json?.message ?? e.message ?? String(err);
-}
-
-/** Resolves once `removal` is done, or found that there was nothing to remove (404). */
-async function gone(removal: Promise<unknown>): Promise<void> {
-    await removal.catch((err: EngineError) => {
-        if (err.statusCode !== 404) throw err;
-    });
-}
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 // ---------------------------------------------------------------------------------------------
 // The swarm and its node

@@ -21,7 +21,7 @@
 import crypto from "crypto";
 import Docker from "dockerode";
 import type { DeclaredResource } from "../../support/program";
-import { goDurationNanos, gone, labelMap, onlyFields } from "./engine";
+import { engineMessage, goDurationNanos, gone, labelMap, onlyFields, sleep } from "./engine";
 
 type Inputs = Record<string, any>;
 
@@ -31,8 +31,6 @@ export interface Made {
     state: Inputs;
     destroy: () => Promise<void>;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * Pulumi's auto-naming, as pulumi-docker sets it up (provider/resources.go `SetAutonaming(255, "-")`):
@@ -68,53 +66,29 @@ function decodedData(data: unknown, where: string): string {
     return data;
 }
 
-/** A Docker Engine API error's message, as dockerode rejects with it. */
-function engineMessage(err: unknown): string {
-    const e = err as { json?: { message?: string }; message?: string };
-    return e.json?.message ?? e.message ?? String(err);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Secret and ServiceConfig
 
 /**
- * Secret (resource_docker_secret.go): `name` "User-defined name of the secret", `data`
- * "Base64-url-safe-encoded secret data" (decoded with standard base64 though), `labels`
- * "User-defined key/value metadata". Every field is ForceNew: Swarm secrets cannot change, so a
- * change replaces the secret. Create is SecretCreate; the id is the secret's; the read sets `name`
- * only (the API never returns a secret's data). Delete is SecretRemove, which Swarm refuses while
- * a service still uses the secret.
+ * Secret (resource_docker_secret.go) and ServiceConfig (resource_docker_config.go), mapped alike:
+ * `name` "User-defined name of the secret/config", `data` "Base64-url-safe-encoded secret data"
+ * (decoded with standard base64 though), `labels` "User-defined key/value metadata". Every field is
+ * ForceNew: Swarm secrets and configs cannot change, so a change replaces them. Create is
+ * SecretCreate or ConfigCreate; the id is the object's; the read sets `name` only (the API never
+ * returns a secret's data). Delete is SecretRemove or ConfigRemove, which Swarm refuses while a
+ * service still uses it. A config's `dataRaw` (plain text) is not mapped.
  */
-export async function createSecret(client: Docker, r: DeclaredResource): Promise<Made> {
+export async function createSwarmObject(client: Docker, r: DeclaredResource, kind: "secret" | "config"): Promise<Made> {
     const where = `${r.type} ${r.name}`;
     onlyFields(r.inputs, ["name", "data", "labels"], where);
     const name: string = r.inputs.name ?? autoName(r.name);
-    const secret = await client
-        .createSecret({ Name: name, Labels: r.inputs.labels ? labelMap(r.inputs.labels, where) : undefined, Data: decodedData(r.inputs.data, where) })
-        .catch((err: unknown) => {
-            throw new Error(`${where}: secret ${name}: ${engineMessage(err)}`);
-        });
-    const id: string = secret.id;
-    return { id, state: { ...r.inputs, name }, destroy: () => gone(client.getSecret(id).remove()) };
-}
-
-/**
- * ServiceConfig (resource_docker_config.go): `name` "User-defined name of the config", `data`
- * "Base64-url-safe-encoded config data", `labels`; all ForceNew (a change replaces it). Create is
- * ConfigCreate; delete is ConfigRemove (refused while a service uses it). `dataRaw` (plain text)
- * is not mapped.
- */
-export async function createServiceConfig(client: Docker, r: DeclaredResource): Promise<Made> {
-    const where = `${r.type} ${r.name}`;
-    onlyFields(r.inputs, ["name", "data", "labels"], where);
-    const name: string = r.inputs.name ?? autoName(r.name);
-    const config = await client
-        .createConfig({ Name: name, Labels: r.inputs.labels ? labelMap(r.inputs.labels, where) : undefined, Data: decodedData(r.inputs.data, where) })
-        .catch((err: unknown) => {
-            throw new Error(`${where}: config ${name}: ${engineMessage(err)}`);
-        });
-    const id: string = config.id;
-    return { id, state: { ...r.inputs, name }, destroy: () => gone(client.getConfig(id).remove()) };
+    const spec = { Name: name, Labels: r.inputs.labels ? labelMap(r.inputs.labels, where) : undefined, Data: decodedData(r.inputs.data, where) };
+    const made = await (kind === "secret" ? client.createSecret(spec) : client.createConfig(spec)).catch((err: unknown) => {
+        throw new Error(`${where}: ${kind} ${name}: ${engineMessage(err)}`);
+    });
+    const id: string = made.id;
+    const remove = () => (kind === "secret" ? client.getSecret(id).remove() : client.getConfig(id).remove());
+    return { id, state: { ...r.inputs, name }, destroy: () => gone(remove()) };
 }
 
 // ---------------------------------------------------------------------------------------------
