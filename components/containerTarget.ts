@@ -3,7 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RestartPolicy } from "./config";
 import { bindMount, envList, fixedContainerOptions, onNetwork, publishedPort, serviceLabels } from "./containerSettings";
 import { containerRuntimeArgs } from "./runtimeSettings";
-import type { ServiceDescription, ServiceFile } from "./serviceDescription";
+import { containerDuration } from "./providerFormats";
+import type { HealthCheck, ServiceDescription, ServiceFile } from "./serviceDescription";
 
 /** One Docker engine: every service a container on the stack's bridge network. */
 export interface EngineTarget {
@@ -34,7 +35,7 @@ export function renderContainer(name: string, d: ServiceDescription, target: Eng
             mounts: d.binds.map((b) => bindMount(b.source, b.target, b.readOnly)),
             ports: d.ports.flatMap((p) => publishedPort(p.internal, p.published)),
             ...(d.onNetwork ? { networksAdvanced: onNetwork(target.network, d.service) } : {}),
-            ...(d.healthcheck ? { healthcheck: d.healthcheck } : {}),
+            ...(d.healthcheck ? { healthcheck: containerHealthcheck(d.healthcheck) } : {}),
             wait: true,
             waitTimeout: d.waitTimeoutSeconds,
             restart: target.restartPolicy,
@@ -53,5 +54,19 @@ function upload(f: ServiceFile): docker.types.input.ContainerUpload {
         owner: f.uid,
         group: f.gid,
         permissions: `0${f.mode.toString(8)}`,
+    };
+}
+
+/**
+ * A health check with its durations as the provider reads a container's back (Go's
+ * `Duration.String()`: "60s" is "1m0s"): `healthcheck` replaces the container when it changes.
+ */
+export function containerHealthcheck(h: HealthCheck): docker.types.input.ContainerHealthcheck {
+    return {
+        tests: h.tests,
+        interval: containerDuration(h.interval),
+        timeout: containerDuration(h.timeout),
+        startPeriod: containerDuration(h.startPeriod),
+        retries: h.retries,
     };
 }

@@ -1,3 +1,4 @@
+import { decimalCpus, nanoCpus } from "./providerFormats";
 import type * as docker from "@pulumi/docker";
 import type { ServiceLimits } from "./config";
 
@@ -58,7 +59,7 @@ export function serviceRuntime(limits: ServiceLimits, log: LogRotation, security
 /** The fields of `docker.ContainerArgs` a `ServiceRuntime` sets. */
 export type ContainerRuntimeArgs = Pick<
     docker.ContainerArgs,
-    "memory" | "cpus" | "logDriver" | "logOpts" | "securityOpts" | "capabilities" | "destroyGraceSeconds" | "stopTimeout" | "stopSignal"
+    "memory" | "memorySwap" | "cpus" | "logDriver" | "logOpts" | "securityOpts" | "capabilities" | "destroyGraceSeconds" | "stopTimeout" | "stopSignal"
 >;
 
 /**
@@ -71,7 +72,12 @@ export function containerRuntimeArgs(runtime: ServiceRuntime): ContainerRuntimeA
     const { security } = runtime;
     return {
         memory: runtime.memoryMb,
-        cpus: runtime.cpus,
+        // Memory and swap together no more than the memory limit: no swap, so a container past its
+        // limit is stopped there rather than swapping (Docker's default, unset, is as much swap
+        // again, which the provider reads back as a change on every up).
+        memorySwap: runtime.memoryMb,
+        // Written as the provider reads it back ("1" reads "1.0"); `cpus` replaces the container.
+        cpus: decimalCpus(nanoCpus(runtime.cpus)),
         logDriver: runtime.log.driver,
         logOpts: { "max-file": String(runtime.log.maxFiles), "max-size": runtime.log.maxSize },
         securityOpts: security.noNewPrivileges ? ["no-new-privileges:true"] : [],

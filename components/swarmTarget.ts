@@ -4,7 +4,8 @@ import * as crypto from "crypto";
 import type { RestartPolicy, SwarmConfig } from "./config";
 import { serviceLabels } from "./containerSettings";
 import { ServiceRuntime } from "./runtimeSettings";
-import { SECRETS_DIR, ServiceDescription, ServiceFile } from "./serviceDescription";
+import { nanoCpus, serviceDuration } from "./providerFormats";
+import { HealthCheck, SECRETS_DIR, ServiceDescription, ServiceFile } from "./serviceDescription";
 
 /** A Docker Swarm: every service a swarm service on the stack's attachable overlay network. */
 export interface SwarmTarget {
@@ -97,7 +98,7 @@ export function renderSwarmService(name: string, d: ServiceDescription, target: 
                     ...(d.user ? { user: d.user } : {}),
                     ...(d.init ? { init: true } : {}),
                     env: { ...d.env },
-                    ...(d.healthcheck ? { healthcheck: d.healthcheck } : {}),
+                    ...(d.healthcheck ? { healthcheck: serviceHealthcheck(d.healthcheck) } : {}),
                     mounts: [
                         // Swarm creates a named volume on the node a task runs on, with these labels, the first time.
                         ...d.volumes.map((v) => ({ type: "volume", source: v.source, target: v.target, readOnly: v.readOnly ?? false, volumeOptions: { labels } })),
@@ -108,11 +109,14 @@ export function renderSwarmService(name: string, d: ServiceDescription, target: 
                     labels,
                     ...serviceRuntimeArgs(d.runtime),
                 },
-                resources: { limits: { memoryBytes: d.runtime.memoryMb * MIB, nanoCpus: Math.round(Number(d.runtime.cpus) * 1e9) } },
+                resources: { limits: { memoryBytes: d.runtime.memoryMb * MIB, nanoCpus: nanoCpus(d.runtime.cpus) } },
                 logDriver: { name: d.runtime.log.driver, options: { "max-file": String(d.runtime.log.maxFiles), "max-size": d.runtime.log.maxSize } },
-                networksAdvanceds: d.onNetwork ? [{ name: target.network.name, aliases: [d.service] }] : [],
+                // By id: the provider reads a service's networks back as ids, and a name would
+                // replace the service on every up (its schema says so).
+                networksAdvanceds: d.onNetwork ? [{ id: target.network.id, aliases: [d.service] }] : [],
                 ...(stateful ? { placement: { constraints: [`node.labels.${swarm.dataNodeLabel}==true`] } } : {}),
-                restartPolicy: { condition: target.restartPolicy === "on-failure" ? "on-failure" : "any", delay: "5s" },
+                // Attempts and window stated as the provider reads them back (0 and "0s": unbounded, as Docker has them).
+                restartPolicy: { condition: target.restartPolicy === "on-failure" ? "on-failure" : "any", delay: "5s", maxAttempts: 0, window: "0s" },
             },
             endpointSpec: { mode: swarm.endpointMode, ports },
             updateConfig: stateful ? STATEFUL_UPDATE : STATELESS_UPDATE,
@@ -133,9 +137,20 @@ export function renderSwarmService(name: string, d: ServiceDescription, target: 
 export function serviceRuntimeArgs(runtime: ServiceRuntime): Pick<docker.types.input.ServiceTaskSpecContainerSpec, "stopGracePeriod" | "stopSignal" | "capAdds" | "capDrops"> {
     const caps = runtime.security.capabilities;
     return {
-        stopGracePeriod: `${runtime.stop.graceSeconds}s`,
+        stopGracePeriod: serviceDuration(`${runtime.stop.graceSeconds}s`),
         stopSignal: runtime.stop.signal,
         ...(caps === "docker-default" ? {} : { capDrops: ["ALL"], capAdds: [...caps].sort() }),
+    };
+}
+
+/** A health check with its durations as the provider reads a service's back (`shortDur`: "60s" is "1m"). */
+export function serviceHealthcheck(h: HealthCheck): docker.types.input.ServiceTaskSpecContainerSpecHealthcheck {
+    return {
+        tests: h.tests,
+        interval: serviceDuration(h.interval),
+        timeout: serviceDuration(h.timeout),
+        startPeriod: serviceDuration(h.startPeriod),
+        retries: h.retries,
     };
 }
 

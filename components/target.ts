@@ -116,6 +116,8 @@ export function dataVolume(name: string, args: DataVolumeArgs, target: Target, p
     return new docker.Volume(
         name,
         { name: args.volumeName, labels: serviceLabels(args.labels, args.service) },
-        { parent, retainOnDelete: args.data.retainOnDelete, protect: args.data.protect },
+        // A volume that existed before (made by Compose, or kept by a destroy) keeps the labels it was
+        // made with, which the provider reads back; labels replace a volume, so they are not diffed.
+        { parent, retainOnDelete: args.data.retainOnDelete, protect: args.data.protect, ignoreChanges: ["labels"] },
     ).name;
 }

@@ -1,3 +1,4 @@
+import { containerHealthcheck } from "../components/containerTarget";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -76,7 +77,7 @@ describe("scheduled backups in the prod stack", () => {
 
     it("report their health from the last backup, wait for the first one, and start once their store is healthy", () => {
         for (const c of backupContainers(declared)) {
-            expect(c.inputs.healthcheck).toEqual(BACKUP_HEALTHCHECK);
+            expect(c.inputs.healthcheck).toEqual(containerHealthcheck(BACKUP_HEALTHCHECK));
             expect(c.inputs).toMatchObject({ wait: true, waitTimeout: 600, init: true, restart: "always", user: "root" });
             expect(c.opts).toMatchObject({ deleteBeforeReplace: true, replaceOnChanges: ["healthcheck"] });
         }

@@ -1,3 +1,4 @@
+import { containerHealthcheck } from "../components/containerTarget";
 import { ELASTICSEARCH_HEALTHCHECK, javaOpts } from "../components/elasticsearch";
 import { Declared, ProgramRun, TYPES, envMap, parentName, runProgram, stackConfig, declareStack } from "./support/program";
 
@@ -43,7 +44,7 @@ describe("sb-elasticsearch in the dev stack", () => {
     });
 
     it("reports healthy once the cluster is at least yellow, and Pulumi waits minutes for it", () => {
-        expect(es().inputs.healthcheck).toEqual(ELASTICSEARCH_HEALTHCHECK);
+        expect(es().inputs.healthcheck).toEqual(containerHealthcheck(ELASTICSEARCH_HEALTHCHECK));
         expect((ELASTICSEARCH_HEALTHCHECK.tests)[1]).toContain("/_cluster/health?wait_for_status=yellow");
         expect(es().inputs.wait).toBe(true);
         expect(es().inputs.waitTimeout).toBeGreaterThanOrEqual(180);

@@ -1,3 +1,4 @@
+import { containerHealthcheck } from "../components/containerTarget";
 import { MYSQL_HEALTHCHECK } from "../components/mysql";
 import { Declared, ProgramRun, TYPES, envMap, parentName, plainInputsText, runFailingProgram, runProgram, stackConfig, valueOf, declareStack } from "./support/program";
 
@@ -65,7 +66,7 @@ describe("sb-mysql in the dev stack", () => {
     });
 
     it("reports healthy only once the app user can query its database over TCP, and Pulumi waits for it", () => {
-        expect(mysql().inputs.healthcheck).toEqual(MYSQL_HEALTHCHECK);
+        expect(mysql().inputs.healthcheck).toEqual(containerHealthcheck(MYSQL_HEALTHCHECK));
         const test = MYSQL_HEALTHCHECK.tests;
         expect(test[0]).toBe("CMD-SHELL");
         expect(test[1]).toContain("--host=127.0.0.1 --protocol=tcp");

@@ -1,3 +1,4 @@
+import { durationNanos } from "../components/providerFormats";
 import { ServiceRuntime, containerRuntimeArgs } from "../components/runtimeSettings";
 import { TYPES, committedStacks, declareStack } from "./support/program";
 import type { DeclaredResource } from "./support/program";
@@ -14,6 +15,7 @@ describe("containerRuntimeArgs", () => {
     it("renders limits, log rotation, privileges and the stop onto the container's fields", () => {
         expect(containerRuntimeArgs(runtime)).toEqual({
             memory: 512,
+            memorySwap: 512,
             cpus: "1.5",
             logDriver: "local",
             logOpts: { "max-file": "5", "max-size": "20m" },
@@ -75,7 +77,8 @@ function runtimeOf(r: DeclaredResource) {
         return {
             name: i.name as string,
             memory: i.memory,
-            cpus: i.cpus,
+            // The limit as the config states it; the form the provider reads back is checked below.
+            cpus: String(Number(i.cpus)),
             grace: i.destroyGraceSeconds,
             adds: i.capabilities.adds,
             drops: i.capabilities.drops,
@@ -87,7 +90,7 @@ function runtimeOf(r: DeclaredResource) {
     }
     const spec = r.inputs.taskSpec;
     const c = spec.containerSpec;
-    const grace = Number(/^(\d+)s$/.exec(c.stopGracePeriod)?.[1]);
+    const grace = durationNanos(c.stopGracePeriod) / 1e9;
     return {
         name: r.inputs.name as string,
         memory: spec.resources.limits.memoryBytes / 1024 ** 2,
