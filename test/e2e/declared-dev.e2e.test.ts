@@ -12,7 +12,7 @@ import path from "path";
 import { keepSecrets } from "../../scripts/stackSecrets";
 import { PROJECT, TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, claimStackNames, ConfigStore, criticalPath, DeclaredStack } from "./support/declaredStack";
+import { bringUp, claimStackNames, ConfigStore, criticalPath, DeclaredStack, describePlan, preview } from "./support/declaredStack";
 import { expectCleanStop, expectRuntimeApplied } from "./support/runtimeChecks";
 import {
     expectAppHealthy,
@@ -64,6 +64,11 @@ describeWithEngine(`the declared dev stack on a real Docker engine (${engine.rea
         // Every one of them declares `wait`, so each was healthy before its create returned.
         for (const name of declared) expect(running.get(name)!.State.Health?.Status).toBe("healthy");
     });
+
+    it("plans no update and no replacement on a second run with the same config, as pulumi preview --expect-no-changes", async () => {
+        // Each resource's inputs against the provider's state of it, as its read left it.
+        expect(describePlan(await preview(first, config.overrides(), log))).toEqual([]);
+    }, 300_000);
 
     it("creates the app only once MySQL and Elasticsearch are healthy, and builds and starts independent resources at once", () => {
         const at = (name: string) => first.engine.created.find((c) => c.resource.name === name)!;

@@ -10,7 +10,7 @@ import crypto from "crypto";
 import fs from "fs";
 import { TYPES } from "../support/program";
 import { engineAnswers } from "./support/docker";
-import { bringUp, claimStackNames, DeclaredStack } from "./support/declaredStack";
+import { bringUp, claimStackNames, DeclaredStack, describePlan, preview } from "./support/declaredStack";
 import { expectCleanStop, expectRuntimeApplied, floodLog } from "./support/runtimeChecks";
 import {
     answers,
@@ -49,6 +49,11 @@ describeWithEngine(`the declared prod stack on a real Docker engine (${engine.re
         expect([...running.keys()].sort()).toEqual(declared.sort());
         expect(declared.sort()).toEqual(["prod-sb-app", "prod-sb-elasticsearch", "prod-sb-elasticsearch-backup", "prod-sb-mysql", "prod-sb-mysql-backup"]);
     });
+
+    it("plans no update and no replacement on a second run with the same config, as pulumi preview --expect-no-changes", async () => {
+        // Each resource's inputs against the provider's state of it, as its read left it.
+        expect(describePlan(await preview(prod, {}, log))).toEqual([]);
+    }, 300_000);
 
     it("answers /health with 200 on the app's port, and the generated passwords from the outputs work", async () => {
         expect(prod.outputs.appUrl).toBe("http://localhost:8080");

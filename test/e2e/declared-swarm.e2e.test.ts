@@ -17,7 +17,7 @@ import crypto from "crypto";
 import Docker from "dockerode";
 import { TYPES } from "../support/program";
 import { docker as dockerCli, engineAnswers, LABEL } from "./support/docker";
-import { bringUp, claimStackNames, DeclaredStack, update } from "./support/declaredStack";
+import { bringUp, claimStackNames, DeclaredStack, describePlan, preview, update } from "./support/declaredStack";
 import { demux } from "./support/engine";
 import { IMAGES } from "./support/images";
 import { exec, expectSecretsHidden, getJson, stackVolumes } from "./support/stackChecks";
@@ -114,6 +114,11 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
         }
         log(`converged from nothing in ${swarm.seconds.toFixed(1)} s`);
     });
+
+    it("plans no update and no replacement on a second run with the same config, as pulumi preview --expect-no-changes", async () => {
+        // Each resource's inputs against the provider's state of it, as its read left it.
+        expect(describePlan(await preview(swarm, config, log))).toEqual([]);
+    }, 300_000);
 
     it("pushes the app image to the registry and runs it by the digest the push returned", async () => {
         const image = swarm.engine.created.find((c) => c.resource.type === TYPES.image && c.resource.name === "app-image")!;

@@ -11,6 +11,7 @@ import Docker from "dockerode";
 import { runProgram, stackConfig, valueOf } from "../../support/program";
 import type { ProgramRun } from "../../support/program";
 import { DockerEngine } from "./engine";
+import type { PlannedChange } from "./engine";
 import { ensureBaseImages, IMAGES, JUPYTER_STANDIN } from "./images";
 import { LABEL } from "./docker";
 import type { LiveStack } from "./stackChecks";
@@ -122,7 +123,28 @@ export async function update(previous: DeclaredStack, overrides: Record<string, 
     return runOn(previous.engine, previous.stack, overrides, log, "update");
 }
 
-async function runOn(engine: DockerEngine, stack: string, overrides: Record<string, unknown>, log: ((line: string) => void) | undefined, kind: "up" | "update"): Promise<DeclaredStack> {
+/**
+ * `pulumi preview --expect-no-changes` of a stack that is up: the program runs again with the
+ * same config (and `overrides`) on the engine's state, which plans without touching the engine;
+ * resolves with every change an `up` would make, each with the fields that differ from the
+ * provider's state (providerState.ts).
+ */
+export async function preview(previous: DeclaredStack, overrides: Record<string, unknown>, log?: (line: string) => void): Promise<PlannedChange[]> {
+    previous.engine.dryRun = true;
+    try {
+        await runOn(previous.engine, previous.stack, overrides, log, "preview");
+        return [...previous.engine.plannedChanges];
+    } finally {
+        previous.engine.dryRun = false;
+    }
+}
+
+/** A plan as a preview prints it, one resource a line: "replace mysql-container (cpus)". */
+export function describePlan(plan: PlannedChange[]): string[] {
+    return plan.map((c) => `${c.status} ${c.name}${c.fields.length ? ` (${c.fields.join(", ")})` : ""}`);
+}
+
+async function runOn(engine: DockerEngine, stack: string, overrides: Record<string, unknown>, log: ((line: string) => void) | undefined, kind: "up" | "update" | "preview"): Promise<DeclaredStack> {
     const started = Date.now();
     const failures: unknown[] = [];
     // The first failure ends the run, as it ends `pulumi up`: the resources waiting on the
@@ -172,7 +194,7 @@ async function runOn(engine: DockerEngine, stack: string, overrides: Record<stri
                 `all work in series ${slowest.serialSeconds.toFixed(1)} s`,
         );
     } else {
-        log?.(`update in ${seconds.toFixed(1)} s`);
+        log?.(`${kind} in ${seconds.toFixed(1)} s`);
     }
     return { stack, engine, run, outputs, docker: new Docker(), seconds };
 }

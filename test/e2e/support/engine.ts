@@ -34,6 +34,8 @@ import Docker from "dockerode";
 import * as tar from "tar-stream";
 import type { DeclaredResource, ResourceEngine } from "../../support/program";
 import { PROJECT_DIR, TYPES } from "../../support/program";
+import { durationNanos, nanoCpus } from "../../../components/providerFormats";
+import { canonical, differingPaths, planned, readBack, withComputed } from "./providerState";
 import { createService, createSwarmObject, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
 
 type Inputs = Record<string, any>;
@@ -59,6 +61,20 @@ export interface Created {
     state?: Inputs;
     /** The inputs as the runner compares them between runs (see `fingerprint`). */
     fingerprint?: string;
+    /**
+     * The provider's state of it: what its read after the create or update found on the engine
+     * (providerState.ts), which the next run's inputs are diffed against; unset where the state
+     * is the inputs as sent.
+     */
+    readBack?: Inputs;
+}
+
+/** A resource the next run would change, as a preview lists it: how, and the fields that differ from the provider's state. */
+export interface PlannedChange {
+    name: string;
+    type: string;
+    status: "create" | "update" | "replace" | "delete";
+    fields: string[];
 }
 
 /** How a container ended when the runner deleted it, as the provider's delete saw it. */
@@ -74,44 +90,21 @@ export interface StopRecord {
     logTail: string;
 }
 
-/** `docker run --cpus` as the provider parses it (docker/cli opts.ParseCPUs): a decimal, in billionths of a CPU. */
-export function nanoCpus(value: string): number {
-    if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`"${value}" is not a number of CPUs`);
-    return Math.round(Number(value) * 1e9);
-}
-
 /** The kinds of resource an interrupted run can leave behind on the engine. */
 const JOURNALLED: string[] = [TYPES.service, TYPES.secret, TYPES.serviceConfig, TYPES.container, TYPES.network, TYPES.volume];
 
 /**
  * The Container inputs the provider changes without replacing the container (no ForceNew in
- * resource_docker_container.go): `restart` and `memory` through ContainerUpdate
+ * resource_docker_container.go): `restart`, `memory` and `memorySwap` through ContainerUpdate
  * (`resourceDockerContainerUpdate`), the others in the state only (the provider's update does
  * nothing with them; a health check edit needs `replaceOnChanges`).
  */
-const CONTAINER_UPDATABLE = ["restart", "memory", "healthcheck", "init", "tmpfs", "wait", "waitTimeout", "destroyGraceSeconds"];
+const CONTAINER_UPDATABLE = ["restart", "memory", "memorySwap", "healthcheck", "init", "tmpfs", "wait", "waitTimeout", "destroyGraceSeconds"];
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** A resource's identity across runs: its type and logical name. */
 const keyOf = (r: DeclaredResource) => `${r.type}::${r.name}`;
-
-/** A JSON text of `value` with sorted keys and without undefined members: equal for deep-equal inputs. */
-function canonical(value: unknown): string {
-    const sorted = (v: unknown): unknown => {
-        if (Array.isArray(v)) return v.map((x) => (x === undefined ? null : sorted(x)));
-        if (v && typeof v === "object" && !Buffer.isBuffer(v)) {
-            return Object.fromEntries(
-                Object.keys(v)
-                    .filter((k) => (v as Inputs)[k] !== undefined)
-                    .sort()
-                    .map((k) => [k, sorted((v as Inputs)[k])]),
-            );
-        }
-        return v;
-    };
-    return JSON.stringify(sorted(value)) ?? "null";
-}
 
 /** The value at a property path (`a.b[0].c`), as `replaceOnChanges` names one. */
 function valueAt(value: unknown, path: string): unknown {
@@ -137,14 +130,6 @@ export function onlyFields(value: Inputs, allowed: readonly string[], where: str
     if (unmapped.length > 0) {
         throw new UnmappedFieldError(`${where}: the real-engine runner does not map ${unmapped.map((k) => `"${k}"`).join(", ")}; map it in test/e2e/support/engine.ts (swarmResources.ts for Swarm resources)`);
     }
-}
-
-/** A Go duration as the provider parses it (`time.ParseDuration`: "10s", "1m30s", "500ms"), in nanoseconds. */
-export function goDurationNanos(text: string): number {
-    const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-    const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)];
-    if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`"${text}" is not a Go duration`);
-    return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * units[p[2]], 0));
 }
 
 /** Docker labels as the provider takes them (`[{label, value}]`) into the Engine API's map. */
@@ -359,6 +344,14 @@ export class DockerEngine {
      * A new run starts it afresh.
      */
     readonly lastRun = new Map<string, RunStatus>();
+    /** For each resource the last run updated or replaced, the fields that differed from the provider's state. */
+    readonly lastFields = new Map<string, string[]>();
+    /**
+     * A preview: the next program run plans without touching the engine or the state, and lists
+     * in `plannedChanges` what an `up` would update, replace, create or delete.
+     */
+    dryRun = false;
+    readonly plannedChanges: PlannedChange[] = [];
     /**
      * The current run: the resources it has declared so far, and the replaced resources it
      * deletes when it finishes. `finished`: `finishRun()` closed it; the next resource opens a new one.
@@ -384,15 +377,19 @@ export class DockerEngine {
         let status: RunStatus;
         if (previous) {
             ({ entry, status } = await this.change(previous, resource));
+        } else if (this.dryRun) {
+            if (resource.custom) this.plannedChanges.push({ name: resource.name, type: resource.type, status: "create", fields: [] });
+            return { id: "", state: resource.inputs };
         } else {
             const started = Date.now();
             const fingerprint = this.fingerprint(resource);
             const result = await this.create(resource);
-            entry = { resource, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint };
+            const readBack = await this.readProvider(resource, result.id);
+            entry = { resource, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint, readBack };
             this.created.push(entry);
             status = "created";
         }
-        if (resource.custom) this.lastRun.set(resource.name, status);
+        if (resource.custom && !this.dryRun) this.lastRun.set(resource.name, status);
         this.writeJournal();
         return { id: entry.id, state: entry.state ?? {} };
     };
@@ -414,6 +411,8 @@ export class DockerEngine {
         }
         this.run = { seen: new Set(), pendingDeletes: [], finished: false };
         this.lastRun.clear();
+        this.lastFields.clear();
+        this.plannedChanges.length = 0;
     }
 
     /**
@@ -425,6 +424,11 @@ export class DockerEngine {
     async finishRun(): Promise<void> {
         if (this.run.finished || this.run.seen.size === 0) return;
         const undeclared = this.created.filter((c) => !this.run.seen.has(keyOf(c.resource)));
+        if (this.dryRun) {
+            for (const c of undeclared) if (c.resource.custom) this.plannedChanges.push({ name: c.resource.name, type: c.resource.type, status: "delete", fields: [] });
+            this.run.finished = true;
+            return;
+        }
         const protectedOnes = undeclared.filter((c) => c.resource.opts.protect);
         if (protectedOnes.length > 0) {
             throw new Error(`the run deletes ${protectedOnes.map((c) => c.resource.name).join(", ")}, which ${protectedOnes.length > 1 ? "are" : "is"} protected (as \`pulumi up\` refuses)`);
@@ -469,15 +473,44 @@ export class DockerEngine {
      */
     private async change(previous: Created, r: DeclaredResource): Promise<{ entry: Created; status: RunStatus }> {
         const fingerprint = this.fingerprint(r);
-        if (!r.custom || fingerprint === previous.fingerprint) {
+        const plan = this.diff(previous, r, fingerprint);
+        if (this.dryRun) {
+            if (plan.status !== "same") this.plannedChanges.push({ name: r.name, type: r.type, status: plan.status, fields: plan.fields });
+            return { entry: previous, status: "same" };
+        }
+        if (plan.status === "same") {
             previous.resource = r;
             previous.started = previous.finished = Date.now();
             return { entry: previous, status: "same" };
         }
-        if ((r.opts.ignoreChanges ?? []).length > 0) throw new UnmappedFieldError(`${r.type} ${r.name}: ignoreChanges is not honoured by the real-engine runner`);
-        const before = previous.resource.inputs;
-        const after = r.inputs;
-        const changed = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((k) => canonical(before[k]) !== canonical(after[k]));
+        this.lastFields.set(r.name, plan.fields);
+        if (plan.status === "update") return { entry: await this.update(previous, r, fingerprint), status: "updated" };
+        return { entry: await this.replaceResource(previous, r, fingerprint), status: "replaced" };
+    }
+
+    /**
+     * What the next run does to a resource of the state, as the provider's plan decides it: the
+     * new inputs, with the schema's defaults filled in (`planned`), against the provider's state of
+     * it (`readBack`: what its read found on the engine after the last create or update), the
+     * paths named in `ignoreChanges` taken from that state. No difference, and an unchanged build
+     * context for an Image: left alone. Otherwise `replaceOnChanges` replaces it when a named
+     * property changed, and else the provider decides: a Service is updated unless a ForceNew
+     * input changed; an Image is rebuilt (and pushed); a Container is updated when only inputs the
+     * provider updates in place changed (`CONTAINER_UPDATABLE`); a RemoteImage when only
+     * `keepLocally` changed; everything else (Network, Volume, Secret, ServiceConfig,
+     * RandomPassword, providers) is replaced, every input of theirs being ForceNew.
+     */
+    private diff(previous: Created, r: DeclaredResource, fingerprint: string): { status: "same" | "update" | "replace"; fields: string[] } {
+        if (!r.custom) return { status: "same", fields: [] };
+        const before = previous.readBack ?? previous.resource.inputs;
+        let after = previous.readBack ? withComputed(r.type, planned(r.type, r.inputs), previous.readBack) : r.inputs;
+        for (const path of r.opts.ignoreChanges ?? []) {
+            if (!/^[A-Za-z]+$/.test(path)) throw new UnmappedFieldError(`${r.type} ${r.name}: ignoreChanges "${path}": the runner honours top-level properties only`);
+            after = { ...after, [path]: before[path] };
+        }
+        const fields = differingPaths(before, after);
+        if (fields.length === 0 && fingerprint === previous.fingerprint) return { status: "same", fields: [] };
+        const changed = [...new Set(fields.map((f) => f.split(".")[0]))];
         const replaceOn: string[] = r.opts.replaceOnChanges ?? [];
         const forced = replaceOn.some((p) => p === "*" || canonical(valueAt(before, p)) !== canonical(valueAt(after, p)));
         let update: boolean;
@@ -497,8 +530,23 @@ export class DockerEngine {
             default:
                 update = false;
         }
-        if (update && !forced) return { entry: await this.update(previous, r, fingerprint), status: "updated" };
-        return { entry: await this.replaceResource(previous, r, fingerprint), status: "replaced" };
+        return { status: update && !forced ? "update" : "replace", fields: fields.length > 0 ? fields : ["(build context)"] };
+    }
+
+    /**
+     * The provider's state of a resource it just created or updated: its read of the engine
+     * (providerState.ts), for the types whose read can differ from what was sent.
+     */
+    private async readProvider(r: DeclaredResource, id: string): Promise<Inputs | undefined> {
+        const client = r.custom && ([TYPES.container, TYPES.service, TYPES.volume] as string[]).includes(r.type) ? this.client(r) : undefined;
+        if (!client) return undefined;
+        const inspected =
+            r.type === TYPES.container
+                ? await client.getContainer(id).inspect()
+                : r.type === TYPES.service
+                  ? await client.getService(id).inspect()
+                  : await client.getVolume(id).inspect();
+        return readBack(r.type, r.inputs, inspected);
     }
 
     /** An update in place, as the provider's Update does it. */
@@ -526,7 +574,7 @@ export class DockerEngine {
                 destroy = r.inputs.keepLocally ? undefined : async () => void (await client.getImage(imageId).remove());
             }
         }
-        const entry: Created = { resource: r, id: previous.id, started, finished: Date.now(), destroy, state, fingerprint };
+        const entry: Created = { resource: r, id: previous.id, started, finished: Date.now(), destroy, state, fingerprint, readBack: await this.readProvider(r, previous.id) };
         this.created.splice(this.created.indexOf(previous), 1, entry);
         return entry;
     }
@@ -550,7 +598,7 @@ export class DockerEngine {
         }
         const started = Date.now();
         const result = await this.create(r);
-        const entry: Created = { resource: r, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint };
+        const entry: Created = { resource: r, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint, readBack: await this.readProvider(r, result.id) };
         if (deleteFirst) {
             this.created.push(entry);
         } else {
@@ -818,7 +866,7 @@ export class DockerEngine {
             i,
             [
                 "name", "image", "entrypoints", "command", "envs", "user", "labels", "ports", "volumes", "mounts", "networksAdvanced", "healthcheck", "restart", "init", "uploads", "wait", "waitTimeout",
-                "memory", "cpus", "logDriver", "logOpts", "securityOpts", "capabilities", "readOnly", "tmpfs", "destroyGraceSeconds", "stopSignal", "stopTimeout",
+                "memory", "memorySwap", "cpus", "logDriver", "logOpts", "securityOpts", "capabilities", "readOnly", "tmpfs", "destroyGraceSeconds", "stopSignal", "stopTimeout",
             ],
             where,
         );
@@ -842,6 +890,10 @@ export class DockerEngine {
             SecurityOpt: i.securityOpts ?? [],
             // `memory`: "The memory limit for the container in MBs" (HostConfig.Memory, in bytes).
             ...(i.memory ? { Memory: i.memory * 1024 * 1024 } : {}),
+            // `memorySwap`: "The total memory limit (memory + swap) for the container in MBs"
+            // (HostConfig.MemorySwap: MB in bytes when above 0, -1 as it is; Docker's default of
+            // twice `memory` when unset).
+            ...(i.memorySwap ? { MemorySwap: i.memorySwap > 0 ? i.memorySwap * 1024 * 1024 : i.memorySwap } : {}),
             // `cpus`: "Specify how much of the available CPU resources a container can use. e.g a
             // value of 1.5 means the container is guaranteed at most one and a half of the CPUs"
             // (HostConfig.NanoCpus, parsed as `docker run --cpus`).
@@ -918,11 +970,11 @@ export class DockerEngine {
             onlyFields(h, ["tests", "interval", "timeout", "startPeriod", "startInterval", "retries"], `${where}.healthcheck`);
             create.Healthcheck = {
                 Test: h.tests,
-                Interval: h.interval ? goDurationNanos(h.interval) : 0,
-                Timeout: h.timeout ? goDurationNanos(h.timeout) : 0,
-                StartPeriod: h.startPeriod ? goDurationNanos(h.startPeriod) : 0,
+                Interval: h.interval ? durationNanos(h.interval) : 0,
+                Timeout: h.timeout ? durationNanos(h.timeout) : 0,
+                StartPeriod: h.startPeriod ? durationNanos(h.startPeriod) : 0,
                 Retries: h.retries ?? 0,
-                ...(h.startInterval ? { StartInterval: goDurationNanos(h.startInterval) } : {}),
+                ...(h.startInterval ? { StartInterval: durationNanos(h.startInterval) } : {}),
             };
         }
 
@@ -996,20 +1048,21 @@ export class DockerEngine {
     }
 
     /**
-     * Container update (`resourceDockerContainerUpdate`): when `restart` or `memory` changed,
-     * ContainerUpdate with the restart policy and the resources (memory in bytes; CPU shares,
+     * Container update (`resourceDockerContainerUpdate`): when `restart`, `memory` or `memorySwap`
+     * changed, ContainerUpdate with the restart policy and the resources (memory in bytes; CPU shares,
      * reservation and cpuset at their unset values, which Docker leaves as they are); the other
      * updatable inputs only change the state (and what a later delete does).
      */
     private async updateContainer(previous: Created, r: DeclaredResource): Promise<{ state: Inputs; destroy: () => Promise<void> }> {
         const i = r.inputs;
         const container = this.client(r).getContainer(previous.id);
-        const before = previous.resource.inputs;
-        if (canonical(before.restart) !== canonical(i.restart) || canonical(before.memory) !== canonical(i.memory)) {
+        const before = previous.readBack ?? previous.resource.inputs;
+        if (["restart", "memory", "memorySwap"].some((k) => canonical(before[k]) !== canonical(i[k]))) {
             // Docker refuses a memory limit at or above the swap limit it derived at create (twice the
             // old limit) unless memoryswap changes too: the provider sends it only when `memorySwap` is set.
+            const swap = i.memorySwap ? { MemorySwap: i.memorySwap > 0 ? i.memorySwap * 1024 * 1024 : i.memorySwap } : {};
             await container
-                .update({ RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: 0 }, CpuShares: 0, Memory: (i.memory ?? 0) * 1024 * 1024, MemoryReservation: 0, CpusetCpus: "" })
+                .update({ RestartPolicy: { Name: i.restart ?? "no", MaximumRetryCount: 0 }, CpuShares: 0, Memory: (i.memory ?? 0) * 1024 * 1024, MemoryReservation: 0, CpusetCpus: "", ...swap })
                 .catch((err: unknown) => {
                     throw new Error(`${r.type} ${r.name}: Unable to update a container: ${engineMessage(err)}`);
                 });
@@ -1048,7 +1101,16 @@ export class DockerEngine {
         await old.destroy!();
         const started = Date.now();
         const result = await this.container(old.resource);
-        const entry: Created = { resource: old.resource, id: result.id, started, finished: Date.now(), destroy: result.destroy, state: result.state, fingerprint: old.fingerprint };
+        const entry: Created = {
+            resource: old.resource,
+            id: result.id,
+            started,
+            finished: Date.now(),
+            destroy: result.destroy,
+            state: result.state,
+            fingerprint: old.fingerprint,
+            readBack: await this.readProvider(old.resource, result.id),
+        };
         this.created.splice(this.created.indexOf(old), 1, entry);
         this.writeJournal();
         return this.stops[before];

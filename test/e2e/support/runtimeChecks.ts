@@ -25,8 +25,8 @@ export async function expectRuntimeApplied(stack: DeclaredStack): Promise<void> 
             name: i.name,
             memory: i.memory * 1024 * 1024,
             nanoCpus: Math.round(Number(i.cpus) * 1e9),
-            // Docker's default with a memory limit and no swap setting: as much swap again.
-            swap: i.memory * 1024 * 1024 * 2,
+            // No swap: memory and swap together are the memory limit.
+            swap: i.memory * 1024 * 1024,
         });
         expect({ name: i.name, log: h.LogConfig }).toEqual({ name: i.name, log: { Type: i.logDriver, Config: i.logOpts } });
         expect({ name: i.name, securityOpt: h.SecurityOpt ?? [], capDrop: h.CapDrop, capAdd: h.CapAdd, readOnly: h.ReadonlyRootfs }).toEqual({

@@ -21,7 +21,8 @@
 import crypto from "crypto";
 import Docker from "dockerode";
 import type { DeclaredResource } from "../../support/program";
-import { engineMessage, goDurationNanos, gone, labelMap, onlyFields, sleep } from "./engine";
+import { durationNanos } from "../../../components/providerFormats";
+import { engineMessage, gone, labelMap, onlyFields, sleep } from "./engine";
 
 type Inputs = Record<string, any>;
 
@@ -54,7 +55,7 @@ function goDurationString(nanos: number): string {
  * (empty) value is 0.
  */
 function lenientDuration(text: string | undefined): number {
-    return text === undefined || text === "" ? 0 : goDurationNanos(text);
+    return text === undefined || text === "" ? 0 : durationNanos(text);
 }
 
 /** `data` as the provider decodes it (`base64.StdEncoding`), validated first as its schema does (without echoing the value). */
@@ -685,7 +686,7 @@ export async function deleteService(client: Docker, id: string, name: string, in
     if (!removed) return;
     for (const containerId of containers) {
         const abort = new AbortController();
-        const timer = setTimeout(() => abort.abort(), goDurationNanos(grace!) / 1e6);
+        const timer = setTimeout(() => abort.abort(), durationNanos(grace!) / 1e6);
         try {
             await (client.getContainer(containerId) as any).wait({ condition: "removed", abortSignal: abort.signal });
         } catch (err) {
