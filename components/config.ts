@@ -1,4 +1,7 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { parse } from "yaml";
 import { ConfigReader, DOCKER_NAME, IMAGE_REPOSITORY } from "./configReader";
 import { LOG_DRIVERS, LogRotation } from "./runtimeSettings";
 
@@ -239,10 +242,27 @@ export const PIP_REQUIREMENT =
 /** Reads the stack's config through Pulumi and validates it; throws a `ConfigError` listing every problem. */
 export function loadStackConfig(): StackConfig {
     const project = pulumi.getProject();
+    const prefix = `${project}:`;
+    const set = Object.keys(pulumi.runtime.allConfig())
+        .filter((key) => key.startsWith(prefix))
+        .map((key) => key.slice(prefix.length));
     // The raw values, as the CLI hands them over (defaults from Pulumi.yaml applied). Secret
     // keys come through here too, without the warning `Config.get` gives for them; the
     // reader wraps them as secrets again before anything else sees them.
-    return parseStackConfig(project, pulumi.getStack(), (key) => pulumi.runtime.getConfig(`${project}:${key}`));
+    return parseStackConfig(project, pulumi.getStack(), (key) => pulumi.runtime.getConfig(`${project}:${key}`), process.cwd(), set);
+}
+
+/**
+ * The secrets the program reads as optional config, which Pulumi.yaml does not declare: a key
+ * declared there without a default stops every CLI command on a stack that lacks it (Pulumi.yaml
+ * says why).
+ */
+export const SECRET_KEYS = ["mysqlRootPassword", "mysqlPassword", "jupyterToken", "registryPassword"] as const;
+
+/** Every key of the project's namespace the program knows: those Pulumi.yaml declares, and the secrets. */
+export function knownKeys(projectDir: string): Set<string> {
+    const file = parse(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as { config?: Record<string, unknown> };
+    return new Set([...Object.keys(file.config ?? {}).filter((key) => !key.includes(":")), ...SECRET_KEYS]);
 }
 
 /**
@@ -254,8 +274,10 @@ export function parseStackConfig(
     stack: string,
     lookup: (key: string) => string | undefined,
     projectDir: string = process.cwd(),
+    setKeys: readonly string[] = [],
 ): StackConfig {
     const r = new ConfigReader(namespace, lookup, projectDir);
+    r.unknownKeys(setKeys, knownKeys(projectDir));
 
     const environment = r.oneOf("environment", ENVIRONMENTS);
     const prefix = r.string("namePrefix", NAME_PREFIX, 'a name prefix of letters, digits, "_", "." or "-" (may be empty)');

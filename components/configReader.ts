@@ -200,6 +200,23 @@ export class ConfigReader {
         return pulumi.secret(value);
     }
 
+    /**
+     * Records a problem for each key set in the project's namespace that the program does not
+     * know (`jupyterPort` for `jupyterHostPort`): Pulumi hands any key over, and one the program
+     * never reads would be ignored without a word.
+     */
+    unknownKeys(set: readonly string[], known: ReadonlySet<string>): void {
+        for (const key of set) {
+            if (known.has(key)) continue;
+            const near = closest(key, [...known]);
+            // The value is not shown: a mistyped key may hold a password.
+            this.problems.push(
+                `${this.qualified(key)} is set, but this project has no such setting` +
+                    `${near ? `; did you mean ${this.qualified(near)}?` : ""} (Pulumi.yaml lists every setting).`,
+            );
+        }
+    }
+
     /** Throws every recorded problem at once; returns normally when there is none. */
     finish(): void {
         if (this.problems.length === 0) return;
@@ -254,4 +271,33 @@ function isDirectory(p: string): boolean {
     } catch {
         return false;
     }
+}
+
+/** The known key nearest to `key` by edit distance, when it is near enough to be a typo of it. */
+function closest(key: string, known: string[]): string | undefined {
+    const distance = (a: string, b: string): number => {
+        const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+        for (let i = 1; i <= a.length; i++) {
+            let diagonal = row[0];
+            row[0] = i;
+            for (let j = 1; j <= b.length; j++) {
+                const above = row[j];
+                row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+                diagonal = above;
+            }
+        }
+        return row[b.length];
+    };
+    // A key whose letters all appear, in order, in a known one (jupyterPort in jupyterHostPort) is a
+    // word left out: that one first, then the nearest by edits.
+    const within = (k: string): boolean => {
+        let at = 0;
+        for (const c of key.toLowerCase()) {
+            at = k.toLowerCase().indexOf(c, at) + 1;
+            if (at === 0) return false;
+        }
+        return true;
+    };
+    const ranked = known.map((k) => ({ k, d: distance(key, k), within: within(k) })).sort((x, y) => Number(y.within) - Number(x.within) || x.d - y.d);
+    return ranked.length > 0 && ranked[0].d <= Math.max(4, Math.floor(key.length / 3)) ? ranked[0].k : undefined;
 }
