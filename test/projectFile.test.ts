@@ -43,3 +43,19 @@ describe("Pulumi.yaml", () => {
         expect(() => parseStackConfig(PROJECT, "defaults", (key) => values[key], PROJECT_DIR)).not.toThrow();
     });
 });
+
+describe("a key the program does not know", () => {
+    const values = stackConfig("dev");
+    const parseWith = (set: string[]) => () => parseStackConfig(PROJECT, "dev", (key) => values[key], PROJECT_DIR, set);
+
+    it("is refused by name, with the nearest known key, and without its value", () => {
+        expect(parseWith([...Object.keys(values), "jupyterPort"])).toThrow(
+            "smart-building:jupyterPort is set, but this project has no such setting; did you mean smart-building:jupyterHostPort?",
+        );
+        expect(parseWith([...Object.keys(values), "zzzz"])).toThrow("smart-building:zzzz is set, but this project has no such setting (Pulumi.yaml lists every setting).");
+    });
+
+    it("is none of the declared keys nor the optional secrets", () => {
+        expect(parseWith([...Object.keys(values), ...SECRET_KEYS])).not.toThrow();
+    });
+});
