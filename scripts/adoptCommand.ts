@@ -2,11 +2,13 @@
  * `npm run adopt [-- --compose-file <path>] [--yes]`: brings a machine where the guide was
  * followed by hand under the stack (see adopt.ts). It reads and checks the stack's config, looks
  * at the stack's Docker engine, says what it will do and asks; then sets the config, stops and
- * removes the hand-made containers, and runs `up`. Run again, it finds nothing to do.
+ * removes the hand-made containers, and runs `up`. Run again, it finds nothing to do. A refused
+ * adoption, a refused config and an engine it cannot reach end it with a message (commandLine.ts).
  */
 import * as fs from "fs";
 import Docker from "dockerode";
 import { parseStackConfig } from "../components/config";
+import { COMMANDS, Failure, parseArgs } from "./commandLine";
 import { confirmed } from "./confirm";
 import { AdoptionRefused, describePlan, GuidePasswords, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "./adopt";
 import { readProjectFile, withDefaults } from "./projectConfig";
@@ -31,23 +33,20 @@ export interface AdoptOptions {
     connect?: (host: string) => Docker;
 }
 
-/** A Docker client for a local socket; the adoption looks at the engine the stack runs on. */
+/** A Docker client for a local socket: adopt, backup and restore look at the engine the stack runs on, from its host. */
 export function localDocker(host: string): Docker {
-    if (!host.startsWith("unix://")) throw new AdoptionRefused(`adopt runs on the Docker host itself; the stack's dockerHost is ${host}`);
+    if (!host.startsWith("unix://")) {
+        throw new Failure(`npm run adopt, backup and restore run on the Docker host itself, through its socket; the stack's dockerHost is ${host}: run them there.`);
+    }
     return new Docker({ socketPath: host.slice("unix://".length) });
 }
 
 export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptions): Promise<number> {
-    const { terminal, args } = options;
+    const { terminal } = options;
     const say = (line: string) => terminal.err(`${line}\n`);
-    const composeAt = args.indexOf("--compose-file");
-    const composeFile = composeAt >= 0 ? args[composeAt + 1] : undefined;
-    const yes = args.includes("--yes") || args.includes("-y");
-    const unknown = args.filter((a, i) => a.startsWith("-") && !["--compose-file", "--yes", "-y"].includes(a) && i !== composeAt + 1);
-    if ((composeAt >= 0 && !composeFile) || unknown.length > 0) {
-        say("usage: npm run adopt [-- --compose-file <docker-compose.yml>] [--yes]");
-        return 2;
-    }
+    const { flags } = parseArgs("adopt", COMMANDS.adopt, options.args);
+    const composeFile = flags.composeFile?.at(-1);
+    const yes = flags.yes !== undefined;
 
     const project = readProjectFile(options.projectDir);
     const current = await stack.getAllConfig();
@@ -65,7 +64,15 @@ export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptio
     const configured: GuidePasswords | undefined =
         values.mysqlRootPassword && values.mysqlPassword ? { root: values.mysqlRootPassword, user: values.mysqlPassword } : undefined;
     const ask = async (): Promise<GuidePasswords> => {
-        if (composeFile) return passwordsFromCompose(fs.readFileSync(composeFile, "utf8"));
+        if (composeFile) {
+            let text: string;
+            try {
+                text = fs.readFileSync(composeFile, "utf8");
+            } catch (err) {
+                throw new AdoptionRefused(`cannot read the compose file ${composeFile} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+            }
+            return passwordsFromCompose(text);
+        }
         const root = await terminal.askHidden("MySQL root password the hand-made data was initialised with (MYSQL_ROOT_PASSWORD): ");
         const user = await terminal.askHidden(`Password of ${config.mysql.user} (MYSQL_PASSWORD): `);
         if (!root || !user) throw new AdoptionRefused("both MySQL passwords are needed; give them, or --compose-file with the guide's docker-compose.yml");

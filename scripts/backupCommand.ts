@@ -12,6 +12,8 @@ import { backupContainerNames, parseStackConfig, StackConfig } from "../componen
 import type { BackupKind } from "../components/backup";
 import { localDocker } from "./adoptCommand";
 import type { AdoptTerminal } from "./adoptCommand";
+import { COMMANDS, Failure, parseArgs } from "./commandLine";
+import type { Command } from "./commandLine";
 import { confirmed } from "./confirm";
 import { readProjectFile, withDefaults } from "./projectConfig";
 import type { ConfigurableStack } from "./stackSecrets";
@@ -73,15 +75,17 @@ export async function waitHealthy(docker: Docker, name: string, timeoutSeconds: 
         const state = (await docker.getContainer(name).inspect()).State;
         if (state.Running && (!state.Health || state.Health.Status === "healthy")) return;
         if (Date.now() - started > timeoutSeconds * 1000) {
-            throw new Error(`${name} is not healthy ${timeoutSeconds} s after its start (${state.Status}${state.Health ? `, ${state.Health.Status}` : ""})`);
+            throw new Failure(`${name} is not healthy ${timeoutSeconds} s after its start (${state.Status}${state.Health ? `, ${state.Health.Status}` : ""})`);
         }
         await new Promise((resolve) => setTimeout(resolve, 1000));
     }
 }
 
 export async function backupCommand(stack: ConfigurableStack, options: BackupOptions): Promise<number> {
-    const { terminal, args, verb } = options;
+    const { terminal, verb } = options;
     const say = (line: string) => terminal.err(`${line}\n`);
+    const command: Command = COMMANDS[verb];
+    const { flags, args } = parseArgs(verb, command, options.args);
     const project = readProjectFile(options.projectDir);
     const current = await stack.getAllConfig();
     const values = withDefaults(project, Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.value])));
@@ -101,7 +105,13 @@ export async function backupCommand(stack: ConfigurableStack, options: BackupOpt
     const docker = (options.connect ?? localDocker)(config.docker.host);
     const targets = backupTargets(config);
     for (const name of targets.values()) {
-        const state = await docker.getContainer(name).inspect().catch(() => undefined);
+        const state = await docker
+            .getContainer(name)
+            .inspect()
+            .catch((err: { statusCode?: number }) => {
+                if (err.statusCode === 404) return undefined;
+                throw err;
+            });
         if (!state?.State.Running) {
             say(`The backup container ${name} is not running; npm run up brings it up.`);
             return 1;
@@ -112,20 +122,16 @@ export async function backupCommand(stack: ConfigurableStack, options: BackupOpt
         const names: string[] = [];
         for (const container of targets.values()) {
             const listed = await execIn(docker, container, ["sb-backup", "list"]);
-            if (listed.code !== 0) throw new Error(`listing the backups in ${container} failed: ${listed.stderr.trim()}`);
+            if (listed.code !== 0) throw new Failure(`Listing the backups in ${container} failed: ${listed.stderr.trim()}`);
             names.push(...listed.stdout.split("\n").filter(Boolean));
         }
         return names;
     };
 
     if (verb === "backup") {
-        if (args.length === 1 && args[0] === "--list") {
+        if (flags.list !== undefined) {
             for (const name of await listAll()) terminal.out(`${name}\n`);
             return 0;
-        }
-        if (args.length > 0) {
-            say("usage: npm run backup [-- --list]");
-            return 2;
         }
         let failed = 0;
         for (const [kind, container] of targets) {
@@ -144,14 +150,13 @@ export async function backupCommand(stack: ConfigurableStack, options: BackupOpt
     }
 
     // restore
-    const yes = args.includes("--yes") || args.includes("-y");
-    const named = args.filter((a) => a !== "--yes" && a !== "-y");
-    if (named.length !== 1 || named[0].startsWith("-")) {
+    const yes = flags.yes !== undefined;
+    if (args.length !== 1) {
         say("usage: npm run restore -- <backup> [--yes], with <backup> one of:");
         for (const name of await listAll()) say(`  ${name}`);
         return 2;
     }
-    const backup = named[0];
+    const backup = args[0];
     const kind = backup.slice(0, backup.indexOf("/")) as BackupKind;
     const container = targets.get(kind);
     if (!container || !(await listAll()).includes(backup)) {

@@ -39,3 +39,9 @@ export function withDefaults(project: ProjectFile, values: Record<string, unknow
     }
     return result;
 }
+
+/** A stack's `Pulumi.<stack>.yaml` beside Pulumi.yaml, as committed: its `config:` map (secure values still encrypted) and its encryption salt, if any. */
+export function readStackFile(projectDir: string, stack: string): { config: Record<string, unknown>; encryptionsalt?: string } {
+    const file = parse(fs.readFileSync(path.join(projectDir, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string } | null;
+    return { config: file?.config ?? {}, encryptionsalt: file?.encryptionsalt };
+}

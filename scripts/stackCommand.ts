@@ -3,21 +3,27 @@
  *
  *   npm run up                                  # the dev stack: preview, ask, update
  *   npm run preview -- --stack prod             # or STACK=prod npm run preview
+ *   npm run up -- --help                        # any command's flags
  *   npm run stack -- config set --secret mysqlPassword
  *
+ * - The command line (commandLine.ts): each command takes the flags it knows and no other, and
+ *   a stack is one of the committed Pulumi.<stack>.yaml files; `--help`, an unknown flag and an
+ *   unknown stack are answered before anything is looked up, created or written.
  * - State: $PULUMI_BACKEND_URL when set (a team's shared backend, e.g. s3://...), otherwise a
  *   file backend in .pulumi/ inside this project (ignored by git): no Pulumi account.
  * - Secrets: the passphrase provider. The passphrase comes from $PULUMI_CONFIG_PASSPHRASE or
- *   $PULUMI_CONFIG_PASSPHRASE_FILE when set, otherwise from .pulumi/passphrase, generated on
- *   first use and readable by its owner alone. Keep it: the stack's secrets cannot be read
- *   without it.
- * - The stack is created on first use; preview and up load the policy pack in policy/.
+ *   $PULUMI_CONFIG_PASSPHRASE_FILE when set (a team's, from its secret store), otherwise from
+ *   .pulumi/passphrase, generated on first use and readable by its owner alone. Keep it: the
+ *   stack's secrets cannot be read without it.
+ * - `up` creates the stack on first use; before it writes anything into the stack's file (the
+ *   new stack's encryption salt, the kept secrets: stackSecrets.ts) it says what and asks. No
+ *   other command of its own creates a stack: they refuse one that does not exist yet.
  * - The Pulumi CLI: see pulumiCli.ts.
  *
  * preview, up, destroy, refresh and outputs run through Pulumi's Automation API, streaming
- * Pulumi's output as it comes; up, destroy and refresh show what they would change and ask
- * first (`--yes` skips the question). Any other command, or a flag these do not map, goes to
- * the CLI as typed, with the stack (and, for preview and up, the policy pack) added.
+ * Pulumi's output as it comes, preview and up with the policy pack; up, destroy and refresh
+ * show what they would change and ask first (`--yes` skips the question). Any other command
+ * goes to the CLI as typed, with the stack added.
  */
 import { spawn } from "child_process";
 import * as crypto from "crypto";
@@ -25,31 +31,16 @@ import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
 // Types only here: the SDK is loaded once there is something to run (usage is shown without it).
-import type { DestroyOptions, PreviewOptions, PulumiCommand, RefreshOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
+import type { DestroyOptions, LocalWorkspace, PreviewOptions, PulumiCommand, RefreshOptions, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import type { CliInstaller } from "./pulumiCli";
+import { COMMANDS, DEFAULT_STACK, Failure, UsageError, checkStack, commandHelp, commandOf, expectedFailure, generalHelp, knownStacks, parseArgs, stackOf, wantsHelp } from "./commandLine";
+import type { Command, CommandName, ParsedArgs } from "./commandLine";
 import { confirmed } from "./confirm";
-import { changedStorePasswords, keepSecrets } from "./stackSecrets";
-import type { ConfigurableStack } from "./stackSecrets";
+import { readStackFile } from "./projectConfig";
+import { changedStorePasswords, secretsToKeep, writeNotice, writeSecrets } from "./stackSecrets";
+import type { ConfigurableStack, PassphraseSource, StackConfigValues } from "./stackSecrets";
 
-export const DEFAULT_STACK = "dev";
 export const POLICY_PACK = "policy";
-/** The `up` flag that says a changed MySQL password was changed in MySQL first. */
-export const PASSWORD_ROTATED = "--password-rotated";
-
-const USAGE = `usage: npm run <preview|up|destroy|refresh|outputs|adopt|backup|restore> [-- flags]
-       npm run stack -- <any pulumi command> [flags]
-  The stack: --stack <name> (or -s), else $STACK, else ${DEFAULT_STACK}.
-  up, destroy and refresh show what they would change and ask first; --yes skips the question.
-  up refuses a MySQL password changed in config but not in MySQL; ${PASSWORD_ROTATED} says it was.
-  preview, up, destroy, refresh take --target, --target-replace, --replace, --exclude,
-  --target-dependents, --exclude-dependents, --refresh, --diff, --message, --parallel,
-  --expect-no-changes, --continue-on-error, --debug, --suppress-outputs, --suppress-progress
-  (where Pulumi has them); with any other flag they go to the Pulumi CLI as typed.
-  outputs [name]: the stack's outputs, secrets shown.
-  adopt [--compose-file <docker-compose.yml>] [--yes]: take over the guide's hand-made deployment.
-  backup [--list]: take a backup of every store now (or list the backups kept).
-  restore <backup> [--yes]: stop what uses the store, restore the backup, start it again.
-  up first keeps the stack's passwords and Jupyter token in its encrypted config (generated once).`;
 
 /** Where the command writes, and how it asks. */
 export interface Terminal {
@@ -72,12 +63,14 @@ export interface StackCommandOptions {
     terminal: Terminal;
     /** Installs the pinned CLI when none fits (Pulumi's installer by default). */
     installCli?: CliInstaller;
+    /** Where `npm run toolchain` builds the CLI (`toolchainRoot()` by default). */
+    toolchainDir?: string;
 }
 
 type Operation = "preview" | "up" | "destroy" | "refresh";
-const OPERATIONS: Record<string, Operation> = { preview: "preview", up: "up", update: "up", destroy: "destroy", refresh: "refresh" };
+const isOperation = (name: CommandName): name is Operation => name === "preview" || name === "up" || name === "destroy" || name === "refresh";
 
-/** The flags the Automation API has an option for, by operation. */
+/** The options the Automation API has for the flags of an operation. */
 interface OperationFlags {
     yes: boolean;
     target: string[];
@@ -96,102 +89,36 @@ interface OperationFlags {
     suppressProgress: boolean;
 }
 
-const SHARED_FLAGS = ["target", "targetDependents", "exclude", "excludeDependents", "message", "parallel", "debug", "suppressOutputs", "suppressProgress"] as const;
-const FLAGS_OF: Record<Operation, readonly (keyof OperationFlags)[]> = {
-    preview: [...SHARED_FLAGS, "replace", "refresh", "diff", "expectNoChanges"],
-    up: [...SHARED_FLAGS, "yes", "replace", "refresh", "diff", "expectNoChanges", "continueOnError"],
-    destroy: [...SHARED_FLAGS, "yes", "refresh", "diff", "continueOnError"],
-    refresh: [...SHARED_FLAGS, "yes", "expectNoChanges"],
-};
-
-/** A flag Pulumi spells `--name` (or `-x`), with what it sets. */
-const SWITCHES: Record<string, keyof OperationFlags> = {
-    "--yes": "yes",
-    "-y": "yes",
-    "--target-dependents": "targetDependents",
-    "--exclude-dependents": "excludeDependents",
-    "--refresh": "refresh",
-    "-r": "refresh",
-    "--diff": "diff",
-    "--expect-no-changes": "expectNoChanges",
-    "--continue-on-error": "continueOnError",
-    "--debug": "debug",
-    "-d": "debug",
-    "--suppress-outputs": "suppressOutputs",
-    "--suppress-progress": "suppressProgress",
-};
-const VALUED: Record<string, keyof OperationFlags | "targetReplace"> = {
-    "--target": "target",
-    "-t": "target",
-    "--replace": "replace",
-    "--target-replace": "targetReplace",
-    "--exclude": "exclude",
-    "--message": "message",
-    "-m": "message",
-    "--parallel": "parallel",
-    "-p": "parallel",
-};
-
-/** The operation's flags, or undefined when one of them has no Automation API option here. */
-export function operationFlags(operation: Operation, args: string[]): OperationFlags | undefined {
-    const flags: OperationFlags = {
-        yes: false,
-        target: [],
-        replace: [],
-        exclude: [],
-        targetDependents: false,
-        excludeDependents: false,
-        refresh: false,
-        diff: false,
-        expectNoChanges: false,
-        continueOnError: false,
-        debug: false,
-        suppressOutputs: false,
-        suppressProgress: false,
+/** An operation's flags (read against its command in commandLine.ts) as Automation API options. */
+export function operationFlags({ flags }: ParsedArgs): OperationFlags {
+    const all = (key: string) => flags[key] ?? [];
+    const given = (key: string) => flags[key] !== undefined;
+    const parallel = all("parallel").at(-1);
+    if (parallel !== undefined && !/^[1-9][0-9]*$/.test(parallel)) throw new UsageError(`--parallel takes a whole number of at least 1, not "${parallel}".`);
+    return {
+        yes: given("yes"),
+        target: [...all("target"), ...all("targetReplace")],
+        replace: [...all("replace"), ...all("targetReplace")],
+        exclude: all("exclude"),
+        targetDependents: given("targetDependents"),
+        excludeDependents: given("excludeDependents"),
+        refresh: given("refresh"),
+        diff: given("diff"),
+        message: all("message").at(-1),
+        parallel: parallel === undefined ? undefined : Number(parallel),
+        expectNoChanges: given("expectNoChanges"),
+        continueOnError: given("continueOnError"),
+        debug: given("debug"),
+        suppressOutputs: given("suppressOutputs"),
+        suppressProgress: given("suppressProgress"),
     };
-    const used = new Set<keyof OperationFlags>();
-    for (let i = 0; i < args.length; i++) {
-        const [name, inline] = args[i].startsWith("--") && args[i].includes("=") ? [args[i].slice(0, args[i].indexOf("=")), args[i].slice(args[i].indexOf("=") + 1)] : [args[i], undefined];
-        const valued = VALUED[name];
-        if (SWITCHES[name] !== undefined && inline === undefined) {
-            const key = SWITCHES[name] as "yes";
-            flags[key] = true;
-            used.add(key);
-        } else if (valued !== undefined) {
-            const value = inline ?? args[++i];
-            if (value === undefined) return undefined;
-            if (valued === "targetReplace") {
-                flags.target.push(value);
-                flags.replace.push(value);
-                used.add("target").add("replace");
-            } else if (valued === "message") {
-                flags.message = value;
-                used.add(valued);
-            } else if (valued === "parallel") {
-                if (!/^[1-9][0-9]*$/.test(value)) return undefined;
-                flags.parallel = Number(value);
-                used.add(valued);
-            } else {
-                (flags[valued] as string[]).push(value);
-                used.add(valued);
-            }
-        } else {
-            return undefined;
-        }
-    }
-    return [...used].every((flag) => FLAGS_OF[operation].includes(flag)) ? flags : undefined;
 }
 
-/** The stack named by `--stack`/`-s` (taken out of `args`), else $STACK, else dev. */
-export function stackOf(args: string[], env: NodeJS.ProcessEnv): { stack: string; rest: string[] } {
-    const rest: string[] = [];
-    let stack = env.STACK || DEFAULT_STACK;
-    for (let i = 0; i < args.length; i++) {
-        if ((args[i] === "--stack" || args[i] === "-s") && i + 1 < args.length) stack = args[++i];
-        else if (args[i].startsWith("--stack=")) stack = args[i].slice("--stack=".length);
-        else rest.push(args[i]);
-    }
-    return { stack, rest };
+/** Where the passphrase of the stack's secrets comes from: the caller's settings, else .pulumi/passphrase. */
+export function passphraseSource(projectDir: string, env: NodeJS.ProcessEnv): PassphraseSource {
+    if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return { shown: "$PULUMI_CONFIG_PASSPHRASE", local: false };
+    if (env.PULUMI_CONFIG_PASSPHRASE_FILE) return { shown: `$PULUMI_CONFIG_PASSPHRASE_FILE (${env.PULUMI_CONFIG_PASSPHRASE_FILE})`, local: false };
+    return { shown: path.relative(projectDir, path.join(projectDir, ".pulumi", "passphrase")), local: true };
 }
 
 /**
@@ -205,7 +132,7 @@ export function localState(projectDir: string, env: NodeJS.ProcessEnv, say: (lin
         fs.mkdirSync(stateDir, { recursive: true });
         settings.PULUMI_BACKEND_URL = `file://${stateDir}`;
     }
-    if (env.PULUMI_CONFIG_PASSPHRASE === undefined && !env.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    if (passphraseSource(projectDir, env).local) {
         const passphraseFile = path.join(stateDir, "passphrase");
         if (!fs.existsSync(passphraseFile) || fs.statSync(passphraseFile).size === 0) {
             fs.mkdirSync(stateDir, { recursive: true });
@@ -218,82 +145,184 @@ export function localState(projectDir: string, env: NodeJS.ProcessEnv, say: (lin
     return settings;
 }
 
+/** What the command line asks for, read before anything else is done. */
+type CommandLine =
+    | { kind: "own"; name: CommandName; stackName: string; args: string[]; parsed: ParsedArgs; flags?: OperationFlags }
+    | { kind: "typed"; stackName: string; rest: string[] }
+    /** A Pulumi command's own help (`npm run stack -- config set --help`): the CLI as typed, on no stack. */
+    | { kind: "pulumiHelp"; rest: string[] };
+
 /** Runs the stack command; resolves to its exit code. */
 export async function stackCommand(argv: string[], options: StackCommandOptions): Promise<number> {
     const { projectDir, terminal } = options;
-    const say = (line: string) => terminal.err(`${line}\n`);
-    const { stack: stackName, rest } = stackOf(argv, process.env);
-    const [verb, ...args] = rest;
-    if (verb === undefined || verb.startsWith("-")) {
-        terminal.err(`${USAGE}\n`);
-        return verb === "--help" || verb === "-h" ? 0 : 2;
+    try {
+        const stacks = knownStacks(projectDir);
+        const { stack: stackName, from, rest } = stackOf(argv, process.env);
+        const [verb, ...args] = rest;
+        if (verb === undefined || verb.startsWith("-")) {
+            if (verb !== "--help" && verb !== "-h") {
+                terminal.err(generalHelp(stacks));
+                return 2;
+            }
+            terminal.out(generalHelp(stacks));
+            return 0;
+        }
+        const name = commandOf(verb);
+        if (name !== undefined && wantsHelp(args)) {
+            terminal.out(commandHelp(name, stacks));
+            return 0;
+        }
+        let line: CommandLine;
+        if (name === undefined && wantsHelp(args)) {
+            line = { kind: "pulumiHelp", rest };
+        } else if (name === undefined) {
+            line = { kind: "typed", stackName, rest };
+        } else {
+            const command: Command = COMMANDS[name];
+            const parsed = parseArgs(name, command, args);
+            line = { kind: "own", name, stackName, args, parsed, flags: isOperation(name) ? operationFlags(parsed) : undefined };
+        }
+        if (line.kind !== "pulumiHelp") checkStack(stackName, from, stacks);
+        return await onStack(line, options);
+    } catch (err) {
+        const failure = expectedFailure(err);
+        if (failure === undefined) throw err;
+        terminal.err(`${failure.message}\n`);
+        return failure.code;
     }
+}
 
-    const { CommandError, LocalWorkspace } = await import("@pulumi/pulumi/automation");
-    const { CliInstallError, downloadCli, pulumiCli } = await import("./pulumiCli");
+/** What the steps of a command on the stack share. */
+interface Session {
+    projectDir: string;
+    stackName: string;
+    /** The Pulumi project's name: the namespace of its config keys. */
+    project: string;
+    terminal: Terminal;
+    say: (line: string) => void;
+    workspace: LocalWorkspace;
+    configurable: (stack: Stack) => ConfigurableStack;
+    /** Where new stacks go, in words. */
+    backend: string;
+    passphrase: PassphraseSource;
+}
+
+/** Runs what `line` asks for on the stack, through the Pulumi CLI. */
+async function onStack(line: CommandLine, options: StackCommandOptions): Promise<number> {
+    const { projectDir, terminal } = options;
+    const say = (text: string) => terminal.err(`${text}\n`);
+    const { CommandError, LocalWorkspace, Stack, StackNotFoundError } = await import("@pulumi/pulumi/automation");
+    const { downloadCli, pulumiCli } = await import("./pulumiCli");
     // Set when Pulumi's own output has been shown as it came, errors included.
     let streamed = false;
     try {
-        const cli = await pulumiCli(projectDir, say, options.installCli ?? downloadCli);
+        const cli = await pulumiCli(projectDir, say, options.installCli ?? downloadCli, options.toolchainDir);
+        if (line.kind === "pulumiHelp") return await passThrough(cli, line.rest, projectDir, {}, terminal);
+        const { stackName } = line;
         const envVars = localState(projectDir, process.env, say);
-        const stack = await LocalWorkspace.createOrSelectStack(
-            { stackName, workDir: projectDir },
-            { pulumiCommand: cli, envVars, secretsProvider: "passphrase" },
-        );
+        const workspace = await LocalWorkspace.create({ workDir: projectDir, pulumiCommand: cli, envVars, secretsProvider: "passphrase" });
+        const found = await Stack.select(stackName, workspace).catch((err: unknown) => {
+            if (err instanceof StackNotFoundError) return undefined;
+            throw err;
+        });
+        const session: Session = {
+            projectDir,
+            stackName,
+            project: (await workspace.projectSettings()).name,
+            terminal,
+            say,
+            workspace,
+            configurable: (stack) => configurableStack(stack, cli, stackName, projectDir, envVars),
+            backend: process.env.PULUMI_BACKEND_URL || ".pulumi/ (this project's local backend)",
+            passphrase: passphraseSource(projectDir, process.env),
+        };
+        const create = () => Stack.create(stackName, workspace);
 
-        const configurable = configurableStack(stack, cli, stackName, projectDir, envVars);
-        const operation = OPERATIONS[verb];
-        // Said once MySQL runs with the new password (stackSecrets.ts `changedStorePasswords`).
-        const rotated = operation === "up" && args.includes(PASSWORD_ROTATED);
-        const flags = operation && operationFlags(operation, rotated ? args.filter((a) => a !== PASSWORD_ROTATED) : args);
-        if (operation === "up" && flags) {
-            const project = (await stack.workspace.projectSettings()).name;
-            const config = await configurable.getAllConfig();
-            const changed = rotated ? [] : await changedStorePasswords(configurable, project, config);
-            if (changed.length > 0) {
-                changed.forEach(say);
-                return 1;
-            }
-            await keepSecrets(configurable, project, say, config);
-        }
-        if (operation && flags) {
+        if (line.kind === "typed") {
+            // A Pulumi command as typed (config set, stack export, ...): on the stack, created if need be.
+            if (!found) await create();
             streamed = true;
-            return await runOperation(stack, operation, flags, terminal);
+            return await passThrough(cli, [...line.rest, "--stack", stackName], projectDir, envVars, terminal);
         }
-        if (verb === "adopt") {
+        const { name, parsed, flags } = line;
+        if (name === "up") {
+            const stack = await stackForUp(session, found, flags!.yes, parsed.flags.passwordRotated !== undefined, create);
+            if (stack === undefined) return 1;
+            streamed = true;
+            return await runOperation(stack, "up", flags!, terminal);
+        }
+        if (name === "adopt") {
+            const stack = found ?? (await create());
             const { adoptCommand } = await import("./adoptCommand");
-            return await adoptCommand(configurable, {
+            return await adoptCommand(session.configurable(stack), {
                 projectDir,
                 stackName,
-                args,
+                args: line.args,
                 terminal,
                 up: async (yes) => {
-                    await keepSecrets(configurable, (await stack.workspace.projectSettings()).name, say);
+                    const ready = await stackForUp(session, stack, yes, false, create);
+                    if (ready === undefined) return 1;
                     streamed = true;
-                    return runOperation(stack, "up", operationFlags("up", yes ? ["--yes"] : [])!, terminal);
+                    return runOperation(ready, "up", operationFlags(parseArgs("up", COMMANDS.up, yes ? ["--yes"] : [])), terminal);
                 },
             });
         }
-        if (verb === "backup" || verb === "restore") {
+        if (!found) {
+            const how = `npm run up${stackName === DEFAULT_STACK ? "" : ` -- --stack ${stackName}`}`;
+            const why = name === "preview" ? `, and a preview does not create it (that writes Pulumi.${stackName}.yaml)` : "";
+            throw new Failure(`Stack ${stackName} is not in ${session.backend} yet${why}: ${how} creates it, saying what it writes and asking first.`);
+        }
+        if (name === "backup" || name === "restore") {
             const { backupCommand } = await import("./backupCommand");
-            return await backupCommand(configurable, { projectDir, stackName, verb, args, terminal });
+            return await backupCommand(session.configurable(found), { projectDir, stackName, verb: name, args: line.args, terminal });
         }
-        if (verb === "outputs" && args.length <= 1 && !args.some((a) => a.startsWith("-"))) return await showOutputs(stack, args[0], terminal);
-        // As typed, on the stack; `outputs` with flags is `stack output --show-secrets` with them.
-        const typed = verb === "outputs" ? ["stack", "output", "--show-secrets", ...args] : rest;
-        const policy = operation === "preview" || operation === "up" ? ["--policy-pack", POLICY_PACK] : [];
+        if (name === "outputs") return await showOutputs(found, parsed, terminal);
         streamed = true;
-        return await passThrough(cli, [...typed, "--stack", stackName, ...policy], projectDir, envVars, terminal);
+        return await runOperation(found, name, flags!, terminal);
     } catch (err) {
-        if (err instanceof CliInstallError) {
-            say(err.message);
-            return 1;
-        }
-        const failure = err instanceof CommandError ? cliFailure(err) : undefined;
-        if (failure === undefined) throw err;
+        if (!(err instanceof CommandError)) throw err;
+        const failure = cliFailure(err);
         if (!streamed && failure.message) say(failure.message);
+        if (/incorrect passphrase/.test(failure.message) && passphraseSource(projectDir, process.env).local) {
+            say("The stack's secrets are encrypted with another passphrase than .pulumi/passphrase: for a stack the team shares, set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) from the team's secret store.");
+        }
         return failure.code;
     }
+}
+
+/**
+ * The stack an up runs on, once what it needs in the stack's file is there: the kept secrets
+ * (stackSecrets.ts) and, for a stack not created yet, its encryption salt. Says what it is about
+ * to write into the file, where, and with which passphrase, and asks (`yes` answers) before it
+ * writes or creates anything. Undefined, with the reason said, when the up must not go on.
+ */
+async function stackForUp(s: Session, found: Stack | undefined, yes: boolean, rotated: boolean, create: () => Promise<Stack>): Promise<Stack | undefined> {
+    const file = `Pulumi.${s.stackName}.yaml`;
+    const committed = readStackFile(s.projectDir, s.stackName);
+    let config: StackConfigValues;
+    if (found) {
+        const stack = s.configurable(found);
+        config = await stack.getAllConfig();
+        // Said once MySQL runs with the new password (stackSecrets.ts `changedStorePasswords`).
+        const changed = rotated ? [] : await changedStorePasswords(stack, s.project, config);
+        if (changed.length > 0) {
+            changed.forEach(s.say);
+            return undefined;
+        }
+    } else {
+        // Not created yet: the keys of its committed file are all there is (secure values stay encrypted), and no outputs.
+        config = Object.fromEntries(Object.keys(committed.config).map((key) => [key, { value: "" }]));
+    }
+    const secrets = await secretsToKeep(s.project, config, async () => (found ? found.outputs() : {}));
+    // A new stack's salt goes into its file, unless the team committed one (Pulumi then reuses it).
+    const creating = !found && !committed.encryptionsalt ? s.backend : undefined;
+    if (secrets.length > 0 || creating) {
+        writeNotice(file, secrets, creating, s.passphrase).forEach(s.say);
+        if (!yes && !(await confirmed(s.terminal, `Write these into ${file}?`))) return undefined;
+    }
+    const stack = found ?? (await create());
+    await writeSecrets(s.configurable(stack), s.project, secrets, s.say);
+    return stack;
 }
 
 /** Preview, ask, apply; or apply at once with --yes; or only preview. */
@@ -332,19 +361,25 @@ async function runOperation(stack: Stack, operation: Operation, flags: Operation
     }
 }
 
-/** The stack's outputs, one per line (secrets shown), or the value of one. */
-async function showOutputs(stack: Stack, name: string | undefined, terminal: Terminal): Promise<number> {
+/** The stack's outputs, one per line (secrets shown), or the value of one; as JSON with --json. */
+async function showOutputs(stack: Stack, { flags, args }: ParsedArgs, terminal: Terminal): Promise<number> {
     const outputs = await stack.outputs();
-    const text = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
+    const [name] = args;
+    const json = flags.json !== undefined;
+    const text = (value: unknown) => (typeof value === "string" && !json ? value : JSON.stringify(value, null, json ? 2 : undefined));
+    const names = Object.keys(outputs).sort();
     if (name !== undefined) {
         if (!(name in outputs)) {
-            terminal.err(`The stack has no output named ${name}; it has: ${Object.keys(outputs).sort().join(", ") || "none"}.\n`);
+            terminal.err(`The stack has no output named ${name}; it has: ${names.join(", ") || "none"}.\n`);
             return 1;
         }
         terminal.out(`${text(outputs[name].value)}\n`);
         return 0;
     }
-    const names = Object.keys(outputs).sort();
+    if (json) {
+        terminal.out(`${text(Object.fromEntries(names.map((n) => [n, outputs[n].value])))}\n`);
+        return 0;
+    }
     if (names.length === 0) {
         terminal.err("The stack has no outputs yet: `npm run up` brings it up.\n");
         return 0;
@@ -371,7 +406,9 @@ export function configurableStack(stack: Stack, cli: PulumiCommand, stackName: s
                 let stderr = "";
                 child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
                 child.on("error", reject);
-                child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`pulumi config set ${key} failed: ${stderr.trim()}`))));
+                child.on("close", (code) => (code === 0 ? resolve() : reject(new Failure(`pulumi config set ${key} failed: ${stderr.trim()}`))));
+                // A CLI that refuses before it reads the value closes its input (EPIPE): its exit code and message say why.
+                child.stdin.on("error", () => undefined);
                 child.stdin.end(value);
             }),
     };

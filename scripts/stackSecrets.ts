@@ -9,6 +9,10 @@
  * left as it is; one the stack generated before (a stack brought up before this existed) is
  * taken over from its outputs, so nothing changes for its containers; any other is generated
  * here, once. `destroy` leaves config alone, so the next `up` finds the same values.
+ *
+ * The config is the stack's `Pulumi.<stack>.yaml`, a file of the repository: the team shares it,
+ * secrets encrypted (`secure:`), with the passphrase from its secret store. So the stack command
+ * says what it is about to add, to which file, with which passphrase, and asks (`writeNotice`).
  */
 import * as crypto from "crypto";
 
@@ -53,28 +57,40 @@ export interface ConfigurableStack {
     outputs(): Promise<Record<string, { value: unknown; secret?: boolean }>>;
 }
 
+/** A kept secret missing from a stack's config, with the value it will be given. */
+export interface SecretToKeep {
+    readonly key: string;
+    readonly what: string;
+    readonly value: string;
+    /** Taken over from the stack's earlier outputs (else generated). */
+    readonly takenOver: boolean;
+}
+
 /**
- * Makes sure every kept secret is in `stack`'s config (keys in the `project` namespace);
- * returns the keys it set. Says what it did in one line, never a value.
+ * The kept secrets missing from `config` (keys in the `project` namespace), each with its value:
+ * taken over from the stack's earlier outputs (read only when one is missing), else generated.
+ * Writes nothing.
  */
-export async function keepSecrets(
-    stack: ConfigurableStack,
+export async function secretsToKeep(
     project: string,
-    say: (line: string) => void,
-    config: StackConfigValues | undefined = undefined,
-): Promise<string[]> {
-    config ??= await stack.getAllConfig();
+    config: StackConfigValues,
+    outputs: () => Promise<Record<string, { value: unknown }>>,
+): Promise<SecretToKeep[]> {
     const missing = KEPT_SECRETS.filter((s) => config[`${project}:${s.key}`] === undefined);
     if (missing.length === 0) return [];
+    const earlier = Object.fromEntries(Object.entries(await outputs()).map(([k, v]) => [k, v.value]));
+    return missing.map((s) => {
+        const value = s.fromOutputs(earlier);
+        return { key: s.key, what: s.what, value: value ?? generateSecret(), takenOver: value !== undefined };
+    });
+}
 
-    const outputs = Object.fromEntries(Object.entries(await stack.outputs()).map(([k, v]) => [k, v.value]));
-    const taken: string[] = [];
-    const generated: string[] = [];
-    for (const s of missing) {
-        const earlier = s.fromOutputs(outputs);
-        await stack.setConfig(`${project}:${s.key}`, earlier ?? generateSecret(), true);
-        (earlier ? taken : generated).push(s.what);
-    }
+/** Sets each of `secrets` in `stack`'s config, as a secret; returns their keys. Says what it did in one line, never a value. */
+export async function writeSecrets(stack: ConfigurableStack, project: string, secrets: readonly SecretToKeep[], say: (line: string) => void): Promise<string[]> {
+    if (secrets.length === 0) return [];
+    for (const s of secrets) await stack.setConfig(`${project}:${s.key}`, s.value, true);
+    const taken = secrets.filter((s) => s.takenOver).map((s) => s.what);
+    const generated = secrets.filter((s) => !s.takenOver).map((s) => s.what);
     say(
         `Kept in the stack's encrypted config, so that they outlive destroy as the data volumes do: ` +
             [taken.length ? `taken over from the stack: ${taken.join(", ")}` : "", generated.length ? `generated: ${generated.join(", ")}` : ""]
@@ -82,7 +98,50 @@ export async function keepSecrets(
                 .join("; ") +
             ".",
     );
-    return missing.map((s) => s.key);
+    return secrets.map((s) => s.key);
+}
+
+/**
+ * Makes sure every kept secret is in `stack`'s config (keys in the `project` namespace), at
+ * once, without asking (the stack command asks first: see `writeNotice`); returns the keys it set.
+ */
+export async function keepSecrets(
+    stack: ConfigurableStack,
+    project: string,
+    say: (line: string) => void,
+    config: StackConfigValues | undefined = undefined,
+): Promise<string[]> {
+    const secrets = await secretsToKeep(project, config ?? (await stack.getAllConfig()), () => stack.outputs());
+    return writeSecrets(stack, project, secrets, say);
+}
+
+/** Where the passphrase that encrypts a stack's secrets comes from. */
+export interface PassphraseSource {
+    /** In words: `$PULUMI_CONFIG_PASSPHRASE`, or a file. */
+    readonly shown: string;
+    /** This machine's own generated passphrase (.pulumi/passphrase), not one from the environment. */
+    readonly local: boolean;
+}
+
+/**
+ * What an up is about to write into the stack's file (`file`, tracked by git), said before it
+ * writes: the encryption salt of a stack about to be created (`creating`: where), each kept
+ * secret, and the passphrase they are encrypted with, with what that means for sharing them.
+ */
+export function writeNotice(file: string, secrets: readonly SecretToKeep[], creating: string | undefined, passphrase: PassphraseSource): string[] {
+    const lines = [`npm run up writes into ${file}, a file of the repository, before it previews:`];
+    if (creating) lines.push(`  - encryptionsalt: the salt of the stack's secrets, as the stack is created in ${creating}`);
+    for (const s of secrets) lines.push(`  - ${s.key}, encrypted (secure:): the ${s.what}, ${s.takenOver ? "taken over from the stack's outputs" : "generated"}`);
+    lines.push("  (Pulumi saves the whole file as it writes: its numbers and booleans come back quoted, which means the same.)");
+    lines.push(
+        passphrase.local
+            ? `They are encrypted with ${passphrase.shown}, the passphrase generated on this machine: they are readable only with that file ` +
+                  `(back it up). A stack the team shares needs the team's passphrase instead: set PULUMI_CONFIG_PASSPHRASE (or ` +
+                  `PULUMI_CONFIG_PASSPHRASE_FILE) from the team's secret store, then run npm run up.`
+            : `They are encrypted with the passphrase of ${passphrase.shown}: commit ${file}, and whoever has that passphrase (the team's ` +
+                  `secret store) can read them.`,
+    );
+    return lines;
 }
 
 /** The MySQL passwords, which the server applies only when it initialises an empty data directory. */

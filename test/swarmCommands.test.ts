@@ -40,3 +40,18 @@ describe("the commands that drive one engine's containers, on a swarm stack", ()
         expect(lines.join("")).toContain("adopt it into an engine stack (target: engine)");
     });
 });
+
+describe("npm run adopt, backup and restore, called with a flag they do not know", () => {
+    it("refuse it by name, pointing at --help, before reading the stack or touching an engine", async () => {
+        const { terminal: t } = terminal();
+        const stack = { ...swarmStack, getAllConfig: jest.fn(() => swarmStack.getAllConfig()) };
+        const backup = (verb: "backup" | "restore", args: string[]) => backupCommand(stack, { projectDir: PROJECT_DIR, stackName: "swarm", verb, args, terminal: t, connect: noEngine });
+        await expect(backup("backup", ["--lsit"])).rejects.toThrow("npm run backup has no flag --lsit; npm run backup -- --help lists what it takes.");
+        await expect(backup("restore", ["mysql/x.sql.gz", "--force"])).rejects.toThrow("npm run restore has no flag --force;");
+        await expect(adoptCommand(stack, { projectDir: PROJECT_DIR, stackName: "swarm", args: ["--compose"], terminal: t, up: jest.fn(), connect: noEngine })).rejects.toMatchObject({
+            code: 2,
+            message: "npm run adopt has no flag --compose; npm run adopt -- --help lists what it takes.",
+        });
+        expect(stack.getAllConfig).not.toHaveBeenCalled();
+    });
+});
