@@ -7,7 +7,7 @@ module.exports = {
   testMatch: ["**/*.e2e.test.ts"],
   // The real `pulumi up` suite has its own config (npm run test:pulumi): it needs the Pulumi CLI
   // and pulls the real images, so it runs in the pull-request workflow, not here.
-  testPathIgnorePatterns: ["/node_modules/", "/pulumi-up\\.e2e\\.test\\.ts$"],
+  testPathIgnorePatterns: ["/node_modules/", "/pulumi-up\\.e2e\\.test\\.ts$", "/pulumi-cli\\.e2e\\.test\\.ts$"],
   testTimeout: 600000,
   // The images every suite runs on are built once, before the suites start side by side, and the
   // engine is made a swarm then; it leaves the swarm once they are all done.

@@ -9,6 +9,6 @@ module.exports = {
   preset: "ts-jest",
   testEnvironment: "node",
   roots: ["<rootDir>/test/e2e"],
-  testMatch: ["**/pulumi-up.e2e.test.ts"],
+  testMatch: ["**/pulumi-up.e2e.test.ts", "**/pulumi-cli.e2e.test.ts"],
   testTimeout: 1800000,
 };

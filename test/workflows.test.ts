@@ -115,10 +115,11 @@ describe("the pull-request workflow", () => {
             expect(packageJson.scripts["test:pulumi"]).toBe("jest --config jest.pulumi.config.js");
         });
 
-        it("runs only test/e2e/pulumi-up.e2e.test.ts there, builds no stand-in image, and leaves that suite out of npm run test:e2e", async () => {
+        it("runs only the real-CLI suites there (pulumi-up, pulumi-cli), builds no stand-in image, and leaves them out of npm run test:e2e", async () => {
             const pulumiConfig = (await import("../jest.pulumi.config.js")) as any;
             const e2eConfig = (await import("../jest.e2e.config.js")) as any;
-            expect(pulumiConfig.testMatch).toEqual(["**/pulumi-up.e2e.test.ts"]);
+            expect(pulumiConfig.testMatch).toEqual(["**/pulumi-up.e2e.test.ts", "**/pulumi-cli.e2e.test.ts"]);
+            expect((e2eConfig.testPathIgnorePatterns as string[]).some((p) => new RegExp(p).test(path.join(PROJECT_DIR, "test/e2e/pulumi-cli.e2e.test.ts")))).toBe(true);
             expect(fs.existsSync(path.join(PROJECT_DIR, "test/e2e/pulumi-up.e2e.test.ts"))).toBe(true);
             expect(pulumiConfig.globalSetup).toBeUndefined();
             // npm run test:e2e leaves the suite out (its ignore patterns match it), and nothing else.

@@ -1,0 +1,84 @@
+/**
+ * The real Pulumi CLI v3.248.0, built here from the Go module proxy by `npm run toolchain`, on
+ * what it can do without the parts the proxy does not serve (the Node.js language host, the
+ * Docker and random providers; toolchain/build.sh names them): resolving every committed stack's
+ * config, and refusing the declaration that once stopped every command.
+ *
+ * Each check compares the real CLI with what the project's own tests assume of it
+ * (test/support/program.ts `stackConfig`, test/cliConfig.test.ts): where they differ, the
+ * imitation is wrong. `REQUIRE_PULUMI_CLI=true` (set by .ci/run) makes a missing CLI a failure.
+ */
+import { spawnSync } from "child_process";
+import fs from "fs";
+import os from "os";
+import path from "path";
+import { parse } from "yaml";
+import { PULUMI_CLI_VERSION, toolchainRoot } from "../../scripts/pulumiCli";
+import { PROJECT, PROJECT_DIR, committedStacks, stackConfig } from "../support/program";
+
+/** The CLI `npm run toolchain` built, else one on the PATH of this project's version (as in the pull-request workflow's job). */
+function findCli(): string | undefined {
+    const built = path.join(toolchainRoot(), "bin", "pulumi");
+    if (fs.existsSync(built)) return built;
+    const onPath = spawnSync("pulumi", ["version"], { encoding: "utf8", timeout: 60_000 });
+    return onPath.stdout?.trim() === `v${PULUMI_CLI_VERSION}` ? "pulumi" : undefined;
+}
+
+const cli = findCli() ?? path.join(toolchainRoot(), "bin", "pulumi");
+const found = findCli() !== undefined;
+const required = process.env.REQUIRE_PULUMI_CLI === "true";
+if (!found && !required) console.warn(`pulumi-cli: skipping: no Pulumi CLI ${PULUMI_CLI_VERSION} in ${toolchainRoot()} or on the PATH; build it with npm run toolchain.`);
+const describeWithCli = found || required ? describe : describe.skip;
+
+/** A folder holding Pulumi.yaml and a stack file, with a file backend and a passphrase of its own. */
+function projectCopy(stack: string, projectYaml = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")): { dir: string; env: Record<string, string> } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-pulumi-cli-"));
+    fs.writeFileSync(path.join(dir, "Pulumi.yaml"), projectYaml);
+    fs.copyFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), path.join(dir, `Pulumi.${stack}.yaml`));
+    fs.mkdirSync(path.join(dir, "state"));
+    const env = {
+        PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`,
+        PULUMI_CONFIG_PASSPHRASE: "test passphrase",
+        PULUMI_HOME: path.join(dir, "home"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+    return { dir, env };
+}
+
+function pulumi(dir: string, env: Record<string, string>, args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const run = spawnSync(cli, args, { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8", timeout: 120_000 });
+    return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+describeWithCli(`the real Pulumi CLI (${cli})`, () => {
+    const made: string[] = [];
+    afterAll(() => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+    it(`is ${PULUMI_CLI_VERSION}`, () => {
+        expect(pulumi(os.tmpdir(), {}, ["version"]).stdout.trim()).toBe(`v${PULUMI_CLI_VERSION}`);
+    });
+
+    it.each(committedStacks())("resolves the %s stack's config to what the tests feed the program (Pulumi.yaml's defaults under the stack's values)", (stack) => {
+        const { dir, env } = projectCopy(stack);
+        made.push(dir);
+        expect(pulumi(dir, env, ["stack", "init", stack]).status).toBe(0);
+        const shown = pulumi(dir, env, ["config", "--json", "--show-secrets", "--stack", stack]);
+        expect(shown.stderr).toBe("");
+        const resolved = JSON.parse(shown.stdout) as Record<string, { value: string; objectValue?: unknown }>;
+        const ours = Object.fromEntries(Object.entries(resolved).filter(([k]) => k.startsWith(`${PROJECT}:`)).map(([k, v]) => [k.slice(PROJECT.length + 1), v.value]));
+        expect(ours).toEqual(stackConfig(stack));
+    });
+
+    it("stops every command on a stack that lacks a secret declared without a default, as Pulumi.yaml once did", () => {
+        const project = fs.readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8");
+        expect(Object.keys(parse(project))).toEqual(["name", "description", "runtime", "config"]);
+        // `config:` is the file's last section: the declaration is appended to it.
+        const { dir, env } = projectCopy("dev", `${project}  mysqlPassword:\n    type: string\n    secret: true\n    description: declared as it was\n`);
+        made.push(dir);
+        pulumi(dir, env, ["stack", "init", "dev"]);
+        const shown = pulumi(dir, env, ["config", "--json", "--stack", "dev"]);
+        expect(shown.status).not.toBe(0);
+        expect(shown.stderr).toContain("Stack 'dev' is missing configuration value 'mysqlPassword'");
+    });
+});
