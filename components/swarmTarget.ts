@@ -18,6 +18,8 @@ export interface SwarmTarget {
      * the stack's state, so that a name reveals nothing of a value.
      */
     readonly namesKey: pulumi.Output<string>;
+    /** The stack's Docker provider (a swarm manager), for the registry look-ups of `runImage`. */
+    readonly provider: docker.Provider;
 }
 
 const MIB = 1024 * 1024;

@@ -38,7 +38,7 @@ export function stackTarget(config: StackConfig, labels: Readonly<Record<string,
     const restartPolicy: RestartPolicy = config.restartPolicy;
     if (!swarm) return { kind: "engine", network, restartPolicy };
     const namesKey = new random.RandomPassword("swarm-names-key", { length: 32, special: false }, { provider: providers.random }).result;
-    return { kind: "swarm", network, restartPolicy, swarm, namesKey };
+    return { kind: "swarm", network, restartPolicy, swarm, namesKey, provider: providers.docker };
 }
 
 /**
@@ -54,10 +54,15 @@ export function deployService(name: string, d: ServiceDescription, target: Targe
 /**
  * The image reference a service runs for a pulled image. On one engine: the image pulled once
  * and kept, by id. On a swarm each node pulls the reference itself (a local image id means
- * nothing on another node), so there is nothing to declare.
+ * nothing on another node): the reference pinned to the digest its registry gives it now
+ * (`docker.getRegistryImage`), unless it names one already. The provider pins a service's image
+ * to that digest when it creates it (QueryRegistry) and reads it back so; a tag alone would be an
+ * update, and a restart of every task, on every `up`.
  */
 export function runImage(name: string, ref: string, target: Target, parent: pulumi.Resource): pulumi.Input<string> {
-    return target.kind === "swarm" ? ref : pulledImage(name, ref, parent).imageId;
+    if (target.kind !== "swarm") return pulledImage(name, ref, parent).imageId;
+    if (ref.includes("@")) return ref;
+    return docker.getRegistryImageOutput({ name: ref }, { parent, provider: target.provider }).sha256Digest.apply((digest) => `${ref}@${digest}`);
 }
 
 export interface BuiltImageArgs {

@@ -67,6 +67,16 @@ describe("the committed swarm stack", () => {
         }
     });
 
+    it("runs each pulled image pinned to the digest its registry gives now, as the provider reads a service's image back", () => {
+        const config = stackConfig("swarm");
+        expect(container("mysql-service").image).toBe(`${config.mysqlImage}@${mockDigest(`registry:${config.mysqlImage}`)}`);
+        expect(container("elasticsearch-service").image).toBe(`${config.elasticsearchImage}@${mockDigest(`registry:${config.elasticsearchImage}`)}`);
+        const jupyter = `${config.jupyterImage}:${config.jupyterTag}`;
+        expect(container("jupyter-service").image).toBe(`${jupyter}@${mockDigest(`registry:${jupyter}`)}`);
+        // The backups run their store's image, pinned the same way.
+        expect(container("backup-mysql-service").image).toBe(container("mysql-service").image);
+    });
+
     it("pushes the app image to the registry and runs it by the digest the push returns", () => {
         const image = declared.one(TYPES.image, "app-image").inputs;
         expect(image.imageName).toBe("127.0.0.1:5000/smartbuildingapp:swarm");

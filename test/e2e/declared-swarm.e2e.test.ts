@@ -19,7 +19,7 @@ import { TYPES } from "../support/program";
 import { docker as dockerCli, engineAnswers, LABEL } from "./support/docker";
 import { bringUp, claimStackNames, DeclaredStack, describePlan, preview, update } from "./support/declaredStack";
 import { demux } from "./support/engine";
-import { IMAGES } from "./support/images";
+import { IMAGES, JUPYTER_STANDIN } from "./support/images";
 import { exec, expectSecretsHidden, getJson, stackVolumes } from "./support/stackChecks";
 import {
     Registry,
@@ -27,6 +27,7 @@ import {
     killTask,
     localNodeId,
     manifestExists,
+    pushImage,
     removeNodeLabel,
     serviceTasks,
     setNodeLabel,
@@ -68,7 +69,16 @@ describeWithEngine(`the declared swarm stack on a one-node swarm (${engine.reaso
         await joinSwarm();
         await setNodeLabel(DATA_NODE_LABEL, "true");
         registry = await startRegistry();
+        // The pulled images come from the registry, as on a real swarm: the program pins each to
+        // the digest the registry gives (docker.getRegistryImage), and every node pulls it.
+        const hosted = async (image: string) => {
+            const at = image.lastIndexOf(":");
+            return (await pushImage(image, registry.address, image.slice(0, at), image.slice(at + 1))).reference;
+        };
         config = {
+            mysqlImage: await hosted(IMAGES.mysql),
+            elasticsearchImage: await hosted(IMAGES.elasticsearch),
+            jupyterImage: (await hosted(`${JUPYTER_STANDIN.repository}:${JUPYTER_STANDIN.tag}`)).replace(/:[^:/]+$/, ""),
             swarmEndpointMode: "dnsrr",
             swarmPublishMode: "host",
             registryServer: registry.address,

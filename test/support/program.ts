@@ -29,10 +29,16 @@ export function committedStacks(): string[] {
         .sort();
 }
 
-/** The raw `config:` map of a stack file (keys with their namespace, values as YAML typed them). */
+/**
+ * The raw `config:` map of a stack file (keys with their namespace, values as YAML typed them),
+ * without its encrypted (`secure:`) values: those are the secrets `npm run up` kept in a
+ * developer's copy, which the tests cannot read and do not depend on (the program generates
+ * what is unset; test/cliConfig.test.ts checks the encrypted ones).
+ */
 export function stackFile(stack: string): Record<string, unknown> {
     const file = parse(fs.readFileSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), "utf8")) as { config?: Record<string, unknown> };
-    return file.config ?? {};
+    const encrypted = (v: unknown) => typeof v === "object" && v !== null && "secure" in v;
+    return Object.fromEntries(Object.entries(file.config ?? {}).filter(([, v]) => !encrypted(v)));
 }
 
 /**
@@ -140,7 +146,19 @@ function urnName(urn: string): string {
     return urn.slice(urn.lastIndexOf("::") + 2);
 }
 
-async function execute(stack: string, config: Record<string, string>, engine: ResourceEngine = mockEngine): Promise<Execution> {
+/**
+ * What the engine answers a provider function (an invoke) with. The default is the mocks': a
+ * registry's digest for `docker.getRegistryImage`, the arguments for anything else; the
+ * real-engine tests plug in one that asks the registry.
+ */
+export type InvokeHandler = (token: string, args: Record<string, any>) => Promise<Record<string, any>>;
+
+export const GET_REGISTRY_IMAGE = "docker:index/getRegistryImage:getRegistryImage";
+
+const mockInvoke: InvokeHandler = async (token, args) =>
+    token === GET_REGISTRY_IMAGE ? { ...args, sha256Digest: mockDigest(`registry:${args.name}`) } : args;
+
+async function execute(stack: string, config: Record<string, string>, engine: ResourceEngine = mockEngine, invoke: InvokeHandler = mockInvoke): Promise<Execution> {
     // The Pulumi runtime keeps its state on the global object; start each run from nothing.
     delete (globalThis as any).globalStore;
     delete (globalThis as any).stackResource;
@@ -171,7 +189,7 @@ async function execute(stack: string, config: Record<string, string>, engine: Re
                     resources.push(resource);
                     return engine(resource);
                 },
-                call: (args) => args.inputs,
+                call: (args) => invoke(args.token, args.inputs),
             },
             PROJECT,
             stack,
@@ -236,8 +254,8 @@ function executeOnMocks(stack: string, config: Record<string, string>): Promise<
  * (by default, Pulumi's mocks, once per stack and config in a test file). Rejects with the
  * program's error.
  */
-export async function runProgram(stack: string, config: Record<string, string>, engine?: ResourceEngine): Promise<ProgramRun> {
-    const execution = await (engine === undefined ? executeOnMocks(stack, config) : execute(stack, config, engine));
+export async function runProgram(stack: string, config: Record<string, string>, engine?: ResourceEngine, invoke?: InvokeHandler): Promise<ProgramRun> {
+    const execution = await (engine === undefined ? executeOnMocks(stack, config) : execute(stack, config, engine, invoke));
     if (execution.failure !== undefined) throw execution.failure as Error;
     return execution.run!;
 }

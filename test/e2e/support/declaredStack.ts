@@ -171,7 +171,7 @@ async function runOn(engine: DockerEngine, stack: string, overrides: Record<stri
     process.on("unhandledRejection", fail);
     let run: ProgramRun | undefined;
     try {
-        run = await Promise.race([runProgram(stack, stackConfig(stack, { ...standInImages(), ...overrides }), recording), firstFailure]);
+        run = await Promise.race([runProgram(stack, stackConfig(stack, { ...standInImages(), ...overrides }), recording, engine.invoke), firstFailure]);
         if (run && failures.length === 0) await engine.finishRun();
     } catch (err) {
         failures.push(err);
@@ -194,7 +194,9 @@ async function runOn(engine: DockerEngine, stack: string, overrides: Record<stri
                 `all work in series ${slowest.serialSeconds.toFixed(1)} s`,
         );
     } else {
-        log?.(`${kind} in ${seconds.toFixed(1)} s`);
+        const changed = [...engine.lastRun].filter(([, status]) => status === "updated" || status === "replaced");
+        const fields = (name: string) => (engine.lastFields.get(name) ?? []).join(", ");
+        log?.(`${kind} in ${seconds.toFixed(1)} s${changed.map(([name, status]) => `; ${status} ${name} (${fields(name)})`).join("")}`);
     }
     return { stack, engine, run, outputs, docker: new Docker(), seconds };
 }

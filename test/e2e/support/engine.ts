@@ -32,8 +32,8 @@ import path from "path";
 import dockerignore from "@balena/dockerignore";
 import Docker from "dockerode";
 import * as tar from "tar-stream";
-import type { DeclaredResource, ResourceEngine } from "../../support/program";
-import { PROJECT_DIR, TYPES } from "../../support/program";
+import type { DeclaredResource, InvokeHandler, ResourceEngine } from "../../support/program";
+import { GET_REGISTRY_IMAGE, PROJECT_DIR, TYPES } from "../../support/program";
 import { durationNanos, nanoCpus } from "../../../components/providerFormats";
 import { canonical, differingPaths, planned, readBack, withComputed } from "./providerState";
 import { createService, createSwarmObject, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
@@ -392,6 +392,26 @@ export class DockerEngine {
         if (resource.custom && !this.dryRun) this.lastRun.set(resource.name, status);
         this.writeJournal();
         return { id: entry.id, state: entry.state ?? {} };
+    };
+
+    /**
+     * The provider functions the program calls, answered as the provider does.
+     * `docker.getRegistryImage` (data_source_docker_registry_image.go): the digest of the
+     * manifest the registry serves for `name` now, asked through the engine's distribution
+     * endpoint (GET /distribution/{name}/json, which asks the registry); an image no registry
+     * serves fails the run, as the provider's "Got error when attempting to fetch image version
+     * from registry" does.
+     */
+    readonly invoke: InvokeHandler = async (token, args) => {
+        if (token !== GET_REGISTRY_IMAGE) throw new UnmappedFieldError(`${token}: the real-engine runner does not map this function`);
+        onlyFields(args, ["name", "insecureSkipVerify"], token);
+        const client = [...this.clients.values()][0] ?? new Docker();
+        try {
+            const found = (await (client.getImage(args.name) as any).distribution({ authconfig: {} })) as { Descriptor: { digest: string } };
+            return { ...args, sha256Digest: found.Descriptor.digest };
+        } catch (err) {
+            throw new Error(`${token}: Got error when attempting to fetch image version ${args.name} from registry: ${engineMessage(err)}`);
+        }
     };
 
     /**

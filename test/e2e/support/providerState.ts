@@ -186,12 +186,19 @@ export function planned(type: string, inputs: Inputs): Inputs {
  * inputs, the plan keeps the state's value (no diff). A container's `healthcheck` is one
  * (resource_docker_container.go): a container without its own reads back its image's.
  */
-const OPTIONAL_COMPUTED: Record<string, string[]> = { [TYPES.container]: ["healthcheck"] };
+const OPTIONAL_COMPUTED: Record<string, string[]> = {
+    [TYPES.container]: ["healthcheck"],
+    // resource_docker_service.go: a service without one keeps its image's.
+    [TYPES.service]: ["taskSpec.containerSpec.healthcheck"],
+};
+
+/** The value at a dot path. */
+const at = (value: Inputs, path: string): unknown => path.split(".").reduce<any>((v, k) => (v === undefined || v === null ? undefined : v[k]), value);
 
 /** The planned inputs with each Optional and Computed field they leave out taken from the state. */
 export function withComputed(type: string, plannedInputs: Inputs, state: Inputs): Inputs {
     let out = plannedInputs;
-    for (const field of OPTIONAL_COMPUTED[type] ?? []) if (out[field] === undefined && state[field] !== undefined) out = { ...out, [field]: state[field] };
+    for (const field of OPTIONAL_COMPUTED[type] ?? []) if (at(out, field) === undefined && at(state, field) !== undefined) out = withField(out, field, at(state, field));
     return out;
 }
 

@@ -23,6 +23,7 @@ import Docker from "dockerode";
 import type { DeclaredResource } from "../../support/program";
 import { durationNanos } from "../../../components/providerFormats";
 import { engineMessage, gone, labelMap, onlyFields, sleep } from "./engine";
+import { canonical } from "./providerState";
 
 type Inputs = Record<string, any>;
 
@@ -362,7 +363,7 @@ function endpointSpec(e: Inputs | undefined, where: string) {
  */
 export function serviceNeedsReplacement(before: Inputs, after: Inputs): boolean {
     const cs = (i: Inputs) => i.taskSpec?.containerSpec ?? {};
-    const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+    const same = (a: unknown, b: unknown) => canonical(a ?? null) === canonical(b ?? null);
     const volumeLabels = (i: Inputs) => (cs(i).mounts ?? []).map((m: Inputs) => m.volumeOptions?.labels ?? null);
     return (
         !same(before.name, after.name) ||
