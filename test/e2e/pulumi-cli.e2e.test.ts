@@ -81,4 +81,41 @@ describeWithCli(`the real Pulumi CLI (${cli})`, () => {
         expect(shown.status).not.toBe(0);
         expect(shown.stderr).toContain("Stack 'dev' is missing configuration value 'mysqlPassword'");
     });
+
+    /** `pulumi preview` of the program through the real CLI (inlinePreview.ts, in a Node process of its own). */
+    function preview(dir: string, env: Record<string, string>, stack: string): { ok: boolean; output: string; error?: string } {
+        const run = spawnSync(process.execPath, ["-r", path.join(PROJECT_DIR, "scripts/typescript.js"), path.join(__dirname, "support/inlinePreview.ts"), dir, stack], {
+            env: { ...process.env, ...env, PULUMI_TOOLCHAIN_ROOT: path.dirname(path.dirname(cli)) },
+            encoding: "utf8",
+            timeout: 300_000,
+        });
+        const last = run.stdout.trim().split("\n").pop() ?? "";
+        if (!last.startsWith("{")) throw new Error(`inlinePreview printed no verdict: ${run.stdout}${run.stderr}`);
+        return JSON.parse(last);
+    }
+
+    it("runs the program under pulumi preview and stops it on a mistyped key and a bad value, naming both, before any resource", () => {
+        const { dir, env } = projectCopy("dev");
+        made.push(dir);
+        expect(pulumi(dir, env, ["stack", "init", "dev"]).status).toBe(0);
+        expect(pulumi(dir, env, ["config", "set", "--stack", "dev", "jupyterPort", "5000"]).status).toBe(0);
+        expect(pulumi(dir, env, ["config", "set", "--stack", "dev", "mysqlHostPort", "70000"]).status).toBe(0);
+        const result = preview(dir, env, "dev");
+        expect(result.ok).toBe(false);
+        expect(result.output).toContain("smart-building:jupyterPort is set, but this project has no such setting; did you mean smart-building:jupyterHostPort?");
+        expect(result.output).toContain('smart-building:mysqlHostPort: "70000" is not valid');
+        expect(result.output).not.toContain("docker:index");
+    }, 300_000);
+
+    it("runs the program under pulumi preview with the dev stack's config up to the Docker provider, which this machine cannot have", () => {
+        const { dir, env } = projectCopy("dev");
+        made.push(dir);
+        expect(pulumi(dir, env, ["stack", "init", "dev"]).status).toBe(0);
+        const result = preview(dir, env, "dev");
+        // The Docker provider plugin is not served by the Go module proxy (toolchain/build.sh --check);
+        // the program got past its config and asked the engine for it.
+        expect(result.ok).toBe(false);
+        expect(result.output).toMatch(/pulumi:providers:docker/);
+        expect(result.output).toMatch(/no resource plugin 'pulumi-resource-docker'|could not find plugin|plugin.*docker/i);
+    }, 300_000);
 });
