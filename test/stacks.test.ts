@@ -25,6 +25,10 @@ describe.each(stacks)("the %s stack", (stack) => {
         declared = new Declared(run);
     });
 
+    it("diffs no data volume on its labels: one made by Compose or kept by a destroy keeps those it was made with, and labels would replace it", () => {
+        for (const volume of declared.ofType(TYPES.volume)) expect({ volume: volume.name, ignoreChanges: volume.opts.ignoreChanges }).toEqual({ volume: volume.name, ignoreChanges: ["labels"] });
+    });
+
     it("sets only keys that Pulumi.yaml declares", () => {
         const declaredKeys = Object.keys(projectFile().config);
         for (const key of Object.keys(stackFile(stack))) {
