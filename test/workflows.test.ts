@@ -1,6 +1,8 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
+import { PULUMI_CLI_VERSION } from "../scripts/pulumiCli";
 import { PROJECT_DIR, committedStacks } from "./support/program";
 
 const WORKFLOWS = path.join(PROJECT_DIR, ".github/workflows");
@@ -144,5 +146,65 @@ describe("the deploy workflow", () => {
         expect(wf.jobs.up.needs).toBe("checks");
         expect(wf.jobs.up["runs-on"]).toEqual(["self-hosted", "smart-building-dev"]);
         expect(pulumiStep(wf.jobs.up).with).toMatchObject({ command: "up", "stack-name": "dev", policyPacks: "policy", "secrets-provider": "passphrase" });
+    });
+});
+
+describe("every job that runs Pulumi", () => {
+    const project = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8"));
+    const sdkVersion: string = project.dependencies["@pulumi/pulumi"];
+    /** npm scripts that run the Pulumi CLI: the stack command's, and the real-CLI suites'. */
+    const pulumiScripts = Object.entries(project.scripts as Record<string, string>)
+        .filter(([, command]) => /scripts\/stack\.js|jest\.pulumi\.config/.test(command))
+        .map(([name]) => name);
+    const runsPulumi = (step: any): boolean =>
+        (typeof step.uses === "string" && step.uses.startsWith("pulumi/")) ||
+        (typeof step.run === "string" && (/(^|[\s;&|(])pulumi\s/m.test(step.run) || pulumiScripts.some((s) => new RegExp(`npm run ${s}(\\s|$)`, "m").test(step.run))));
+    const jobs: [string, any][] = files.flatMap((file) =>
+        Object.entries(workflow(file).jobs as Record<string, any>)
+            .filter(([, job]) => job.steps.some(runsPulumi))
+            .map(([name, job]): [string, any] => [`${file} ${name}`, job]),
+    );
+    /** Secrets a job runs without: GitHub always sets GITHUB_TOKEN; the S3 credentials are for an S3 backend only (README). */
+    const OPTIONAL_SECRETS = ["GITHUB_TOKEN", "PULUMI_BACKEND_AWS_ACCESS_KEY_ID", "PULUMI_BACKEND_AWS_SECRET_ACCESS_KEY", "PULUMI_BACKEND_AWS_REGION"];
+    const requiredSecrets = (job: any) => [...new Set([...JSON.stringify(job).matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]))].filter((s) => !OPTIONAL_SECRETS.includes(s)).sort();
+
+    it("is found: the previews, the deployment and the real-CLI job", () => {
+        expect(jobs.map(([name]) => name).sort()).toEqual(["deploy-dev.yml up", "pull-request.yml preview", "pull-request.yml pulumi-up"]);
+        expect(pulumiScripts).toEqual(expect.arrayContaining(["preview", "up", "destroy", "test:pulumi"]));
+    });
+
+    it("pins the one SDK release in package.json (3.248.0), the CLI release the stack command runs too", () => {
+        expect(sdkVersion).toMatch(/^\d+\.\d+\.\d+$/);
+        expect(sdkVersion).toBe(PULUMI_CLI_VERSION);
+    });
+
+    it.each(jobs)("%s installs the Pulumi CLI of the release of @pulumi/pulumi in package.json before it runs it", (_name, job) => {
+        const step = pulumiStep(job);
+        expect(step.with["pulumi-version"]).toBe(sdkVersion);
+        // Nothing runs the CLI before the action has installed it.
+        const first = job.steps.findIndex(runsPulumi);
+        expect(job.steps[first]).toBe(step);
+    });
+
+    it.each(jobs)("%s stops at its first step, naming each required repository secret that is not set", (_name, job) => {
+        const required = requiredSecrets(job);
+        if (required.length === 0) {
+            // The real-CLI job: a file backend and a generated passphrase; nothing to check.
+            expect(JSON.stringify(job)).not.toContain("secrets.");
+            return;
+        }
+        const check = job.steps[0];
+        expect(check.uses).toBeUndefined();
+        expect(check.env).toEqual(Object.fromEntries(required.map((s) => [s, `\${{ secrets.${s} }}`])));
+        // The step's script, as a Linux runner runs it (bash -e), with each secret set or empty (GitHub's value for an unset one).
+        const run = (unset: string[]) => {
+            const env = { PATH: process.env.PATH, ...Object.fromEntries(required.map((s) => [s, unset.includes(s) ? "" : `value-of-${s}`])) };
+            const result = spawnSync("bash", ["--noprofile", "--norc", "-e", "-c", check.run], { env, encoding: "utf8" });
+            const errors = result.stdout.split("\n").filter((line) => line.startsWith("::error::"));
+            return { status: result.status, missing: required.filter((s) => errors.some((e) => e.includes(`secret ${s} `))), errors: errors.length };
+        };
+        expect(run([])).toEqual({ status: 0, missing: [], errors: 0 });
+        for (const secret of required) expect(run([secret])).toEqual({ status: 1, missing: [secret], errors: 1 });
+        expect(run(required)).toEqual({ status: 1, missing: required, errors: required.length });
     });
 });
