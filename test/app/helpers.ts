@@ -2,7 +2,7 @@
 import http from "http";
 import net from "net";
 import type { MysqlStore, TableInfo } from "../../app/dashboard/lib/mysql";
-import type { ClusterHealth, ElasticsearchStore, IndexInfo } from "../../app/dashboard/lib/elasticsearch";
+import type { ClusterHealth, ElasticsearchStore, IndexInfo, Reading, ReadingsResult, TimeWindow } from "../../app/dashboard/lib/elasticsearch";
 
 /** How a fake store behaves on its next call: answers, fails at once, or never answers. */
 export type Mode = "up" | "down" | "hanging";
@@ -22,6 +22,19 @@ export const CLUSTER_HEALTH: ClusterHealth = {
 
 export const INDICES: IndexInfo[] = [
   { index: "sensor-readings", health: "yellow", status: "open", "docs.count": "1200", "store.size": "1.2mb" },
+];
+
+/** A fixed clock for the tests: 2025-03-01 12:00 UTC. */
+export const NOW = Date.parse("2025-03-01T12:00:00Z");
+const HOUR = 3_600_000;
+
+/** Readings of the last day: two sensors of one building, one of another. */
+export const READINGS: Reading[] = [
+  { time: NOW - 20 * HOUR, building: "Main building", sensor: "temperature-1", value: 20.5, unit: "°C" },
+  { time: NOW - 10 * HOUR, building: "Main building", sensor: "temperature-1", value: 23, unit: "°C" },
+  { time: NOW - 1 * HOUR, building: "Main building", sensor: "temperature-1", value: 21.5, unit: "°C" },
+  { time: NOW - 12 * HOUR, building: "Main building", sensor: "humidity-1", value: 48, unit: "%" },
+  { time: NOW - 2 * HOUR, building: "Annex", sensor: "co2-1", value: 610, unit: "ppm" },
 ];
 
 /** Answers the way the mode says; `signals` keeps the abort signal of every call. */
@@ -57,12 +70,24 @@ export function fakeMysql(mode: Mode = "up"): FakeMysql {
   return fake;
 }
 
-export type FakeElasticsearch = ElasticsearchStore & { mode: Mode; indexList: IndexInfo[]; calls: number; signals: AbortSignal[] };
+export type FakeElasticsearch = ElasticsearchStore & {
+  mode: Mode;
+  indexList: IndexInfo[];
+  readingsResult: ReadingsResult;
+  /** How readings answers, when it should differ from the other calls. */
+  readingsMode: Mode | null;
+  windows: TimeWindow[];
+  calls: number;
+  signals: AbortSignal[];
+};
 
 export function fakeElasticsearch(mode: Mode = "up"): FakeElasticsearch {
   const fake: FakeElasticsearch = {
     mode,
     indexList: INDICES,
+    readingsResult: { total: READINGS.length, readings: READINGS, skipped: 0 },
+    readingsMode: null,
+    windows: [],
     calls: 0,
     signals: [],
     clusterHealth(signal) {
@@ -72,6 +97,15 @@ export function fakeElasticsearch(mode: Mode = "up"): FakeElasticsearch {
     indices(signal) {
       fake.calls += 1;
       return behave(fake.mode, () => fake.indexList, "fetch failed: getaddrinfo ENOTFOUND elasticsearch", fake.signals, signal);
+    },
+    readings(window, signal) {
+      fake.calls += 1;
+      fake.windows.push(window);
+      const failure =
+        fake.readingsMode === null
+          ? "fetch failed: getaddrinfo ENOTFOUND elasticsearch"
+          : "Elasticsearch answered HTTP 400 to POST /sensor-readings/_search: search_phase_execution_exception";
+      return behave(fake.readingsMode ?? fake.mode, () => fake.readingsResult, failure, fake.signals, signal);
     },
   };
   return fake;

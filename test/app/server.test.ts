@@ -1,6 +1,6 @@
 import http from "http";
 import { createServer, describeError } from "../../app/dashboard/lib/server";
-import { close, fakeElasticsearch, fakeMysql, FakeElasticsearch, FakeMysql, get, listen, Mode } from "./helpers";
+import { close, fakeElasticsearch, fakeMysql, FakeElasticsearch, FakeMysql, get, listen, Mode, NOW, READINGS } from "./helpers";
 
 /** Short, so the "hanging store" cases finish fast; long enough for a fake that answers at once. */
 const TIMEOUT_MS = 150;
@@ -16,7 +16,7 @@ async function start(mysqlMode: Mode, elasticsearchMode: Mode): Promise<void> {
   elasticsearch = fakeElasticsearch(elasticsearchMode);
   errors = [];
   const log = { info: () => undefined, warn: () => undefined, error: (m: string) => void errors.push(m) };
-  server = createServer({ mysql, elasticsearch, timeoutMs: TIMEOUT_MS, log });
+  server = createServer({ mysql, elasticsearch, timeoutMs: TIMEOUT_MS, log, now: () => NOW });
   base = await listen(server);
 }
 
@@ -173,7 +173,76 @@ describe("GET /api/elasticsearch/health and /api/elasticsearch/indices", () => {
   );
 });
 
+describe("GET /api/elasticsearch/readings", () => {
+  it("gives the readings of the last 24 hours, with the window and the index", async () => {
+    await start("down", "up");
+    const answer = await get(`${base}/api/elasticsearch/readings`);
+    expect(answer.status).toBe(200);
+    expect(elasticsearch.windows).toEqual([{ from: NOW - 24 * 3_600_000, to: NOW }]);
+    const body = answer.json();
+    expect(body).toMatchObject({
+      index: "sensor-readings",
+      from: "2025-02-28T12:00:00.000Z",
+      to: "2025-03-01T12:00:00.000Z",
+      total: READINGS.length,
+      skipped: 0,
+    });
+    expect(body.readings[0]).toEqual({
+      time: "2025-02-28T16:00:00.000Z",
+      building: "Main building",
+      sensor: "temperature-1",
+      value: 20.5,
+      unit: "°C",
+    });
+  });
+
+  it("answers 503 with a clear message when Elasticsearch is down", async () => {
+    await start("up", "down");
+    const answer = await get(`${base}/api/elasticsearch/readings`);
+    expect(answer.status).toBe(503);
+    expect(answer.json()).toEqual({
+      error: "elasticsearch_unavailable",
+      message: "Elasticsearch is unavailable: fetch failed: getaddrinfo ENOTFOUND elasticsearch",
+    });
+  });
+});
+
 describe("GET /", () => {
+  it("draws the readings of the last 24 hours as charts, by building, under the time-series heading", async () => {
+    await start("up", "up");
+    const answer = await get(`${base}/`);
+    expect(answer.status).toBe(200);
+    expect(elasticsearch.windows).toEqual([{ from: NOW - 24 * 3_600_000, to: NOW }]);
+    expect(answer.text).toContain("<h3>Sensor readings, last 24 hours</h3>");
+    expect(answer.text.match(/<h4>[^<]*<\/h4>/g)).toEqual(["<h4>Annex</h4>", "<h4>Main building</h4>"]);
+    expect(answer.text.match(/<svg /g)).toHaveLength(3);
+    expect(answer.text.match(/<circle class="point"/g)).toHaveLength(READINGS.length);
+    expect(answer.text).toContain('<span class="sensor">temperature-1</span> <span class="latest">21.5 °C</span> <span class="age">1 h ago</span>');
+  });
+
+  it("says why there are no charts when the search fails, and still shows the cluster and its indices", async () => {
+    await start("up", "up");
+    elasticsearch.readingsMode = "down";
+    const answer = await get(`${base}/`);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain(
+      '<p class="state down"><strong>down</strong> Elasticsearch is unavailable: Elasticsearch answered HTTP 400 to POST /sensor-readings/_search: search_phase_execution_exception</p>',
+    );
+    expect(answer.text).not.toContain("<svg");
+    expect(answer.text).toContain("<td>sensor-readings</td>");
+  });
+
+  it("shows Elasticsearch's message instead of the charts when it is down, and MySQL as usual", async () => {
+    await start("up", "down");
+    const answer = await get(`${base}/`);
+    expect(answer.status).toBe(200);
+    expect(answer.text).toContain(
+      '<p class="state down"><strong>down</strong> Elasticsearch is unavailable: fetch failed: getaddrinfo ENOTFOUND elasticsearch</p>',
+    );
+    expect(answer.text).not.toContain("<svg");
+    expect(answer.text).toContain("<td>sensors</td>");
+  });
+
   it("shows both stores up, with the tables and the indices", async () => {
     await start("up", "up");
     const answer = await get(`${base}/`);
@@ -203,11 +272,18 @@ describe("GET /", () => {
     await start("up", "up");
     mysql.tables = [{ name: "<script>alert('t')</script>", type: "BASE TABLE", approximateRows: null }];
     elasticsearch.indexList = [{ index: '"><img src=x onerror=alert(1)>', health: "green" }];
+    elasticsearch.readingsResult = {
+      total: 1,
+      skipped: 0,
+      readings: [{ ...READINGS[0], building: "<script>alert('b')</script>", sensor: '"><img src=x onerror=alert(2)>' }],
+    };
     const answer = await get(`${base}/`);
     expect(answer.text).not.toContain("<script>");
     expect(answer.text).not.toContain("<img");
     expect(answer.text).toContain("&lt;script&gt;alert(&#39;t&#39;)&lt;/script&gt;");
     expect(answer.text).toContain("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;");
+    expect(answer.text).toContain("<h4>&lt;script&gt;alert(&#39;b&#39;)&lt;/script&gt;</h4>");
+    expect(answer.text).toContain("&quot;&gt;&lt;img src=x onerror=alert(2)&gt;");
   });
 });
 

@@ -2,7 +2,7 @@ import http from "http";
 import net from "net";
 import type { PoolOptions } from "mysql2/promise";
 import { createMysqlStore, TABLES_SQL } from "../../app/dashboard/lib/mysql";
-import { createElasticsearchStore } from "../../app/dashboard/lib/elasticsearch";
+import { createElasticsearchStore, MAX_READINGS, parseReadings, readingsQuery } from "../../app/dashboard/lib/elasticsearch";
 import { describeError } from "../../app/dashboard/lib/server";
 import { close, closedPort, listen } from "./helpers";
 
@@ -135,14 +135,18 @@ describe("the MySQL store", () => {
 describe("the Elasticsearch store", () => {
   let server: http.Server;
   let base: string;
-  let requests: Array<{ method?: string; url?: string; headers: http.IncomingHttpHeaders }>;
+  let requests: Array<{ method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string }>;
   let reply: (res: http.ServerResponse) => void;
 
   beforeEach(async () => {
     requests = [];
     server = http.createServer((req, res) => {
-      requests.push({ method: req.method, url: req.url, headers: req.headers });
-      reply(res);
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        requests.push({ method: req.method, url: req.url, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
+        reply(res);
+      });
     });
     base = await listen(server);
   });
@@ -171,6 +175,75 @@ describe("the Elasticsearch store", () => {
     const store = createElasticsearchStore({ url: base, authorization: null });
     await expect(store.indices()).resolves.toEqual([{ index: "sensor-readings" }]);
     expect(requests[0]).toMatchObject({ method: "GET", url: "/_cat/indices?format=json" });
+  });
+
+  describe("the readings", () => {
+    const window = { from: Date.parse("2025-02-28T12:00:00Z"), to: Date.parse("2025-03-01T12:00:00Z") };
+
+    it("searches sensor-readings for the window, newest first, with a filter on @timestamp and an exact total", async () => {
+      reply = answer(200, { hits: { total: { value: 0, relation: "eq" }, hits: [] } });
+      const store = createElasticsearchStore({ url: base, authorization: "Basic ZTpw" });
+      await expect(store.readings(window)).resolves.toEqual({ total: 0, readings: [], skipped: 0 });
+      expect(requests).toHaveLength(1);
+      expect(requests[0]).toMatchObject({ method: "POST", url: "/sensor-readings/_search?ignore_unavailable=true" });
+      expect(requests[0].headers["content-type"]).toBe("application/json");
+      expect(requests[0].headers.authorization).toBe("Basic ZTpw");
+      expect(JSON.parse(requests[0].body)).toEqual({
+        size: MAX_READINGS,
+        track_total_hits: true,
+        query: {
+          bool: {
+            filter: [
+              {
+                range: {
+                  "@timestamp": { gte: "2025-02-28T12:00:00.000Z", lte: "2025-03-01T12:00:00.000Z", format: "strict_date_optional_time" },
+                },
+              },
+            ],
+          },
+        },
+        sort: [{ "@timestamp": { order: "desc", unmapped_type: "date" } }],
+        _source: ["@timestamp", "building", "sensor", "value", "unit"],
+      });
+      expect(readingsQuery(window)).toEqual(JSON.parse(requests[0].body));
+      // Below Elasticsearch's max_result_window, which refuses a larger page.
+      expect(MAX_READINGS).toBeLessThanOrEqual(10_000);
+    });
+
+    it("gives the readings of the answer oldest first", async () => {
+      reply = answer(200, {
+        hits: {
+          total: { value: 2, relation: "eq" },
+          hits: [
+            { _id: "2", _source: { "@timestamp": "2025-03-01T11:00:00Z", building: "Main building", sensor: "t1", value: 22, unit: "°C" } },
+            { _id: "1", _source: { "@timestamp": "2025-03-01T10:00:00Z", building: "Main building", sensor: "t1", value: 21.5, unit: "°C" } },
+          ],
+        },
+      });
+      const store = createElasticsearchStore({ url: base, authorization: null });
+      await expect(store.readings(window)).resolves.toEqual({
+        total: 2,
+        skipped: 0,
+        readings: [
+          { time: Date.parse("2025-03-01T10:00:00Z"), building: "Main building", sensor: "t1", value: 21.5, unit: "°C" },
+          { time: Date.parse("2025-03-01T11:00:00Z"), building: "Main building", sensor: "t1", value: 22, unit: "°C" },
+        ],
+      });
+    });
+
+    it("turns a refused search into an error naming the status and the call", async () => {
+      reply = answer(400, { error: { type: "search_phase_execution_exception" }, status: 400 });
+      const store = createElasticsearchStore({ url: base, authorization: null });
+      await expect(store.readings(window)).rejects.toThrow(
+        /^Elasticsearch answered HTTP 400 to POST \/sensor-readings\/_search\?ignore_unavailable=true: \{"error"/,
+      );
+    });
+
+    it("rejects an answer without a list of hits", async () => {
+      reply = answer(200, { acknowledged: true });
+      const store = createElasticsearchStore({ url: base, authorization: null });
+      await expect(store.readings(window)).rejects.toThrow(/without a list of hits/);
+    });
   });
 
   it("sends the configured Authorization header", async () => {
@@ -214,5 +287,44 @@ describe("the Elasticsearch store", () => {
       (err: unknown) => err,
     );
     expect(describeError(error)).toMatch(/^fetch failed: .*ECONNREFUSED/);
+  });
+});
+
+describe("parseReadings", () => {
+  const hitsOf = (sources: unknown[], total?: unknown) => ({
+    hits: { ...(total === undefined ? {} : { total }), hits: sources.map((source, i) => ({ _id: String(i), _source: source })) },
+  });
+
+  it("counts the documents without a usable time or numeric value as skipped, and keeps the others", () => {
+    const parsed = parseReadings(
+      hitsOf([
+        { "@timestamp": "2025-03-01T10:00:00Z", sensor: "a", value: 1 },
+        { "@timestamp": "not a date", sensor: "b", value: 1 },
+        { sensor: "c", value: 1 },
+        { "@timestamp": "2025-03-01T10:00:00Z", sensor: "d", value: "n/a" },
+        { "@timestamp": "2025-03-01T10:00:00Z", sensor: "e" },
+        { "@timestamp": "2025-03-01T10:00:00Z", sensor: "f", value: null },
+        { "@timestamp": Date.parse("2025-03-01T09:00:00Z"), sensor: "g", value: "2.5" },
+      ]),
+      "/x",
+    );
+    expect(parsed.skipped).toBe(5);
+    expect(parsed.readings.map((r) => [r.sensor, r.value, new Date(r.time).toISOString()])).toEqual([
+      ["g", 2.5, "2025-03-01T09:00:00.000Z"],
+      ["a", 1, "2025-03-01T10:00:00.000Z"],
+    ]);
+  });
+
+  it("takes building, sensor and unit as text, and an absent one as empty", () => {
+    const [r] = parseReadings(hitsOf([{ "@timestamp": "2025-03-01T10:00:00Z", value: 1, building: 7, sensor: { nested: true } }]), "/x").readings;
+    expect(r).toMatchObject({ building: "7", sensor: "", unit: "" });
+  });
+
+  it.each<[string, unknown, number]>([
+    ["7.x's { value, relation }", { value: 9000, relation: "eq" }, 9000],
+    ["a plain number (rest_total_hits_as_int)", 42, 42],
+    ["nothing: the hits returned", undefined, 1],
+  ])("reads the total from %s", (_what, total, expected) => {
+    expect(parseReadings(hitsOf([{ "@timestamp": "2025-03-01T10:00:00Z", value: 1 }], total), "/x").total).toBe(expected);
   });
 });

@@ -7,19 +7,12 @@
  * Without an engine (`docker info` fails) the suite is skipped with a message; run
  * test/e2e/ensure-engine.sh to get one.
  */
-import crypto from "crypto";
 import fs from "fs";
-import os from "os";
 import path from "path";
-import { docker, dockerRun, engineAnswers, imageId, inspect, LABEL, waitUntil } from "./support/docker";
+import { docker, dockerRun, engineAnswers, inspect, waitUntil } from "./support/docker";
+import { APP_CONTEXT, Answer, DashboardStack, get as getUrl, SECRET_PATH } from "./support/dashboardStack";
 import { Build, buildApp, ensureBaseImages, IMAGES, Prepared } from "./support/images";
 
-const APP_CONTEXT = path.join(__dirname, "..", "..", "app");
-const MYSQL_USER = "BAS_DEV_RW";
-const MYSQL_DATABASE = "bas_dev";
-const SECRET_PATH = "/run/secrets/mysql_password";
-/** What the stack's dev config gives Elasticsearch (components/elasticsearch.ts). */
-const ELASTICSEARCH_ENV = ["-e", "discovery.type=single-node", "-e", "ES_JAVA_OPTS=-Xms256m -Xmx512m -Dlog4j2.formatMsgNoLookups=true"];
 /** Readings put into the stand-in, in an index without replicas (so green on one node). */
 const READINGS = [
   { sensor: "temperature-1", value: 21.5 },
@@ -33,92 +26,26 @@ if (!engine.ok) {
 }
 const describeWithEngine = engine.ok ? describe : describe.skip;
 
-/** Names unique to this run, so a leftover of another run can never clash. */
-const runId = `${Date.now().toString(36)}-${process.pid}`;
+const stack = new DashboardStack("sb-e2e");
 const names = {
-  network: `sb-e2e-${runId}`,
-  mysql: `sb-e2e-${runId}-mysql`,
-  elasticsearch: `sb-e2e-${runId}-elasticsearch-standin`,
-  app: `sb-e2e-${runId}-app`,
-  appBound: `sb-e2e-${runId}-app-bound`,
-  appImage: `sb-e2e/app:${runId}`,
-  rebuiltImage: `sb-e2e/app:${runId}-rebuilt`,
+  ...stack.names,
+  appBound: `${stack.names.app}-bound`,
+  rebuiltImage: `${stack.names.appImage}-rebuilt`,
 };
-const runLabel = `${LABEL}.run=${runId}`;
+const password = stack.password;
 
-const password = crypto.randomBytes(18).toString("base64url");
-const rootPassword = crypto.randomBytes(18).toString("base64url");
-
-const INIT_SQL = `
-CREATE TABLE buildings (id INT PRIMARY KEY, name VARCHAR(100) NOT NULL);
-CREATE TABLE sensors (
-  id INT PRIMARY KEY,
-  building_id INT NOT NULL,
-  kind VARCHAR(50) NOT NULL,
-  FOREIGN KEY (building_id) REFERENCES buildings (id)
-);
-INSERT INTO buildings VALUES (1, 'Main building');
-`;
-
-interface Answer {
-  status: number;
-  text: string;
-  json: () => any;
-}
-
-let temp: string;
-let appSecret: string;
-let baseUrl: string;
 let bases: Prepared[] = [];
 let basesSeconds = 0;
 let firstBuild: Build | undefined;
 let rebuild: Build | undefined;
 
-async function get(urlPath: string, url = baseUrl): Promise<Answer> {
-  const response = await fetch(`${url}${urlPath}`, { signal: AbortSignal.timeout(15_000) });
-  const text = await response.text();
-  return { status: response.status, text, json: () => JSON.parse(text) };
-}
-
-/** Runs a container of this run on its network; returns its name. */
-async function runContainer(name: string, args: string[]): Promise<string> {
-  await docker(["run", "-d", "--name", name, "--label", runLabel, "--network", names.network, ...args]);
-  return name;
-}
-
-/** The app container's settings, as the stack gives them. */
-function appArgs(): string[] {
-  return [
-    "-p", "127.0.0.1::3000",
-    "-e", `MYSQL_USER=${MYSQL_USER}`,
-    "-e", `MYSQL_DATABASE=${MYSQL_DATABASE}`,
-    "-e", `MYSQL_PASSWORD_FILE=${SECRET_PATH}`,
-    "-v", `${appSecret}:${SECRET_PATH}:ro`,
-  ];
-}
-
-/** `curl` inside the Elasticsearch stand-in (the image ships it, as the real one does). */
-async function elasticsearchCall(method: string, urlPath: string, body?: unknown): Promise<string> {
-  const data = body === undefined ? [] : ["-H", "content-type: application/json", "--data", JSON.stringify(body)];
-  return docker(["exec", names.elasticsearch, "curl", "--fail", "--silent", "--show-error", "-X", method, ...data, `http://127.0.0.1:9200${urlPath}`]);
+function get(urlPath: string, url = stack.baseUrl): Promise<Answer> {
+  return getUrl(`${url}${urlPath}`);
 }
 
 async function seedReadings(): Promise<void> {
-  await waitUntil("the Elasticsearch stand-in answering", 60_000, async () =>
-    JSON.parse(await elasticsearchCall("GET", "/_cluster/health?wait_for_status=yellow&timeout=5s")) as unknown,
-  );
-  await elasticsearchCall("PUT", "/sensor-readings", { settings: { number_of_replicas: 0 } });
-  for (const [i, reading] of READINGS.entries()) await elasticsearchCall("PUT", `/sensor-readings/_doc/${i + 1}`, reading);
-}
-
-async function publishedUrl(container: string): Promise<string> {
-  const mapping = (await docker(["port", container, "3000/tcp"])).split("\n")[0];
-  return `http://127.0.0.1:${mapping.split(":").pop()}`;
-}
-
-async function logsOf(container: string): Promise<string> {
-  const logs = await dockerRun(["logs", "--tail", "40", container]);
-  return `--- ${container}\n${logs.stdout}${logs.stderr}`;
+  await stack.elasticsearchCall("PUT", "/sensor-readings", { settings: { number_of_replicas: 0 } });
+  for (const [i, reading] of READINGS.entries()) await stack.elasticsearchCall("PUT", `/sensor-readings/_doc/${i + 1}`, reading);
 }
 
 /** Image layers (digests of their content) in order. */
@@ -132,57 +59,14 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
     bases = await ensureBaseImages();
     basesSeconds = (Date.now() - basesStarted) / 1000;
     firstBuild = await buildApp(APP_CONTEXT, names.appImage);
-
-    temp = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-"));
-    const secrets = path.join(temp, "secrets");
-    const initdb = path.join(temp, "initdb");
-    fs.mkdirSync(secrets);
-    fs.mkdirSync(initdb);
-    fs.writeFileSync(path.join(secrets, "mysql_root_password"), rootPassword, { mode: 0o400 });
-    fs.writeFileSync(path.join(secrets, "mysql_password"), password, { mode: 0o400 });
-    fs.writeFileSync(path.join(initdb, "01-schema.sql"), INIT_SQL);
-    // As the stack uploads it: owned by the app's user (uid 1000), readable by it alone.
-    appSecret = path.join(secrets, "app_mysql_password");
-    fs.writeFileSync(appSecret, `${password}\n`, { mode: 0o400 });
-    fs.chownSync(appSecret, 1000, 1000);
-
-    await docker(["network", "create", "--label", runLabel, names.network]);
-    await runContainer(names.mysql, [
-      "--network-alias", "mysql",
-      "-e", "MYSQL_ROOT_PASSWORD_FILE=/run/secrets/mysql_root_password",
-      "-e", "MYSQL_PASSWORD_FILE=/run/secrets/mysql_password",
-      "-e", `MYSQL_USER=${MYSQL_USER}`,
-      "-e", `MYSQL_DATABASE=${MYSQL_DATABASE}`,
-      "-v", `${secrets}/mysql_root_password:/run/secrets/mysql_root_password:ro`,
-      "-v", `${secrets}/mysql_password:/run/secrets/mysql_password:ro`,
-      "-v", `${initdb}:/docker-entrypoint-initdb.d:ro`,
-      IMAGES.mysql,
-    ]);
-    await runContainer(names.elasticsearch, ["--network-alias", "elasticsearch", ...ELASTICSEARCH_ENV, IMAGES.elasticsearch]);
+    await stack.startStores();
     await seedReadings();
     // Started at once, before MySQL is ready: the app must report it down, then up.
-    await runContainer(names.app, [...appArgs(), names.appImage]);
-    baseUrl = await publishedUrl(names.app);
-
-    try {
-      await waitUntil("the app's /health answering 200", 180_000, async () =>
-        (await get("/health")).status === 200 ? true : undefined,
-      );
-    } catch (err) {
-      const logs = await Promise.all([names.mysql, names.elasticsearch, names.app].map(logsOf));
-      throw new Error(`${String(err)}\n${logs.join("\n")}`);
-    }
+    await stack.startApp();
   }, 900_000);
 
   afterAll(async () => {
-    const containers = (await docker(["ps", "-aq", "--filter", `label=${runLabel}`])).split("\n").filter(Boolean);
-    // -v: MariaDB's data directory is an anonymous volume.
-    if (containers.length > 0) await dockerRun(["rm", "-f", "-v", ...containers]);
-    await dockerRun(["network", "rm", names.network]);
-    for (const image of [names.rebuiltImage, names.appImage]) {
-      if ((await imageId(image)) !== null) await dockerRun(["rmi", image]);
-    }
-    if (temp) fs.rmSync(temp, { recursive: true, force: true });
+    await stack.remove([names.rebuiltImage, names.appImage]);
 
     const base = bases.map((b) => `${b.tag} ${b.reused ? "reused" : `built in ${b.seconds.toFixed(1)} s`}`).join(", ");
     console.log(
@@ -231,6 +115,8 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
     expect(page.text).toContain("<td>buildings</td>");
     expect(page.text).toContain('<p class="state up"><strong>up</strong> cluster docker-cluster is green</p>');
     expect(page.text).toContain("<td>sensor-readings</td>");
+    // The stand-in answers the page's search: these readings have no @timestamp, so none is drawn.
+    expect(page.text).toContain("<h3>Sensor readings, last 24 hours</h3>\n<p class=\"empty\">No reading in the last 24 hours.");
   });
 
   it("runs as the non-root user node (uid 1000), who cannot change the app's code or dependencies", async () => {
@@ -293,12 +179,12 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
   });
 
   it("still finds its dependencies with the host's dashboard folder bound over the workdir, as in the dev stack", async () => {
-    await runContainer(names.appBound, [
-      ...appArgs(),
+    await stack.runContainer(names.appBound, [
+      ...stack.appArgs(),
       "-v", `${path.join(APP_CONTEXT, "dashboard")}:/home/elmkarim/dashboard:ro`,
       names.appImage,
     ]);
-    const url = await publishedUrl(names.appBound);
+    const url = await stack.publishedUrl(names.appBound);
     const tables = await waitUntil("the bound app answering", 60_000, async () => {
       const answer = await get("/api/mysql/tables", url);
       return answer.status === 200 ? answer.json() : undefined;
@@ -308,7 +194,7 @@ describeWithEngine(`the dashboard image on a real Docker engine (${engine.reason
   });
 
   it("reuses the dependency layer from the build cache when only dashboard/start.js changed", async () => {
-    const context = path.join(temp, "app-context");
+    const context = path.join(stack.temp, "app-context");
     fs.cpSync(APP_CONTEXT, context, { recursive: true, filter: (source) => !source.includes(`${path.sep}node_modules`) });
     fs.appendFileSync(path.join(context, "dashboard", "start.js"), "// changed for the rebuild test\n");
     rebuild = await buildApp(context, names.rebuiltImage);

@@ -2,8 +2,8 @@
 # Make sure a Docker engine answers before the e2e tests run.
 #
 # As root on Debian, installs with apt what is missing of docker.io, debootstrap,
-# docker-compose and docker-registry; then, unless `docker info` already works, starts dockerd
-# in the background with its log in a temporary file, and waits until `docker info` answers.
+# docker-compose, docker-registry and chromium; then, unless `docker info` already works, starts
+# dockerd in the background with its log in a temporary file, and waits until `docker info` answers.
 # Exits non-zero with a message saying what is missing when it cannot.
 set -euo pipefail
 
@@ -14,13 +14,15 @@ say() { printf 'ensure-engine: %s\n' "$*" >&2; }
 # What the suites need besides the engine: debootstrap for the base image, docker-compose for
 # the guide's own deployment (the adoption suite), docker-registry (the CNCF Distribution
 # registry, /usr/bin/docker-registry) for the Swarm tests' local registry, which the test support
-# starts itself on a loopback port (test/e2e/support/swarm.ts). Installed when missing and this
-# runs as root.
+# starts itself on a loopback port (test/e2e/support/swarm.ts), chromium (Debian's headless-capable
+# browser, /usr/bin/chromium) for the dashboard's real-browser suite, which fails, not skips,
+# without it (test/e2e/dashboard-browser.e2e.test.ts). Installed when missing and this runs as root.
 missing=()
 command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     say "missing ${missing[*]}, and this script cannot install them (it needs root and apt-get)"

@@ -2,29 +2,24 @@
 
 /**
  * The dashboard page, rendered on the server. Everything that comes from a store (table and
- * index names, error messages) goes through escapeHtml, so a name such as `<script>` is shown,
- * not run.
+ * index names, building and sensor names, error messages) goes through escapeHtml, so a name
+ * such as `<script>` is shown, not run. The page has no script: the time series are drawn
+ * here as inline SVG (chart.js).
  */
+
+const { escapeHtml } = require("./html");
+const { renderTimeSeries } = require("./chart");
 
 /**
  * @typedef {object} PageState
  * @property {{ up: boolean, message: string, database: string,
  *   tables: import("./mysql").TableInfo[] }} mysql
  * @property {{ up: boolean, message: string, health: import("./elasticsearch").ClusterHealth | null,
- *   indices: import("./elasticsearch").IndexInfo[], indicesMessage: string | null }} elasticsearch
+ *   indices: import("./elasticsearch").IndexInfo[], indicesMessage: string | null,
+ *   readings: import("./elasticsearch").ReadingsResult | null, readingsMessage: string | null,
+ *   window: import("./elasticsearch").TimeWindow, readingsIndex: string }} elasticsearch
+ *   `readings` is null when they could not be read (`readingsMessage` says why) or Elasticsearch is down
  */
-
-/** @type {Record<string, string>} */
-const HTML_ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
-
-/**
- * Text made safe to place in HTML content or in a quoted attribute.
- * @param {unknown} value
- * @returns {string}
- */
-function escapeHtml(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]);
-}
 
 /**
  * @param {boolean} up
@@ -59,10 +54,19 @@ function renderPage({ mysql, elasticsearch }) {
         `The database ${mysql.database} has no table yet.`,
       )
     : "";
+  const hours = Math.round((elasticsearch.window.to - elasticsearch.window.from) / 3600000);
+  const timeSeries =
+    health === null
+      ? ""
+      : `<h3>Sensor readings, last ${hours} hours</h3>\n` +
+        (elasticsearch.readings !== null
+          ? renderTimeSeries(elasticsearch.readings, elasticsearch.window, elasticsearch.readingsIndex)
+          : status(false, elasticsearch.readingsMessage ?? "The readings could not be read."));
   const esDetail =
     health === null
       ? ""
-      : table(
+      : "<h3>Cluster and indices</h3>\n" +
+        table(
           ["nodes", "active shards", "unassigned shards"],
           [[health.number_of_nodes ?? "", health.active_shards ?? "", health.unassigned_shards ?? ""]],
           "",
@@ -88,7 +92,19 @@ function renderPage({ mysql, elasticsearch }) {
   .down strong { background: #c62828; }
   table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
   th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; }
-  .empty { color: #666; }
+  .empty, .note, .summary { color: #555; }
+  .charts { display: grid; grid-template-columns: repeat(auto-fill, minmax(22rem, 1fr)); gap: 0.75rem; }
+  .chart { margin: 0; padding: 0.4rem 0.5rem; border: 1px solid #ddd; border-radius: 0.3rem; }
+  .chart figcaption { font-size: 0.9rem; }
+  .chart .latest { font-weight: 600; }
+  .chart .age { color: #666; }
+  .chart svg { display: block; width: 100%; height: auto; }
+  .chart .plot { fill: #fafafa; stroke: #ccc; }
+  .chart .grid { stroke: #e4e4e4; }
+  .chart .level { stroke: #bbb; stroke-dasharray: 3 3; }
+  .chart .tick { font-size: 10px; fill: #555; }
+  .chart .line { fill: none; stroke: #1565c0; stroke-width: 1.5; stroke-linejoin: round; }
+  .chart .point { fill: #1565c0; }
 </style>
 </head>
 <body>
@@ -101,10 +117,12 @@ ${mysqlDetail}
 <section id="elasticsearch">
 <h2>Elasticsearch: time series</h2>
 ${status(elasticsearch.up, elasticsearch.message)}
+${timeSeries}
 ${esDetail}
 </section>
 <footer><p>JSON: <a href="/health">/health</a> · <a href="/api/mysql/tables">/api/mysql/tables</a> ·
-<a href="/api/elasticsearch/health">/api/elasticsearch/health</a> · <a href="/api/elasticsearch/indices">/api/elasticsearch/indices</a></p></footer>
+<a href="/api/elasticsearch/health">/api/elasticsearch/health</a> · <a href="/api/elasticsearch/indices">/api/elasticsearch/indices</a> ·
+<a href="/api/elasticsearch/readings">/api/elasticsearch/readings</a></p></footer>
 </body>
 </html>
 `;

@@ -10,6 +10,8 @@
 
 const http = require("http");
 const { renderPage } = require("./page");
+const { WINDOW_MS } = require("./chart");
+const { READINGS_INDEX } = require("./elasticsearch");
 
 /**
  * @typedef {object} Logger
@@ -24,6 +26,7 @@ const { renderPage } = require("./page");
  * @property {import("./elasticsearch").ElasticsearchStore} elasticsearch
  * @property {number} [timeoutMs] the longest a single store call may take (default 2000)
  * @property {Logger} [log] where unexpected errors are reported (default: nowhere)
+ * @property {() => number} [now] the clock, in milliseconds since the epoch (default Date.now)
  */
 
 /** @typedef {{ up: boolean, message: string }} StoreState */
@@ -43,7 +46,16 @@ const silent = { info() {}, warn() {}, error() {} };
  * @param {ServerOptions} options
  * @returns {http.Server}
  */
-function createServer({ mysql, elasticsearch, timeoutMs = 2000, log = silent }) {
+function createServer({ mysql, elasticsearch, timeoutMs = 2000, log = silent, now = Date.now }) {
+  /**
+   * The window of the time series: the last 24 hours, up to this request.
+   * @returns {import("./elasticsearch").TimeWindow}
+   */
+  function currentWindow() {
+    const to = now();
+    return { from: to - WINDOW_MS, to };
+  }
+
   /**
    * Runs one store call with a deadline and reports failures as a value, never as a throw.
    * @template T
@@ -79,10 +91,12 @@ function createServer({ mysql, elasticsearch, timeoutMs = 2000, log = silent }) 
   /** @type {Record<string, () => Promise<Reply>>} */
   const routes = {
     "/": async () => {
-      const [tables, health, indices] = await Promise.all([
+      const window = currentWindow();
+      const [tables, health, indices, readings] = await Promise.all([
         attempt("MySQL", (signal) => mysql.listTables(signal)),
         attempt("Elasticsearch", (signal) => elasticsearch.clusterHealth(signal)),
         attempt("Elasticsearch", (signal) => elasticsearch.indices(signal)),
+        attempt("Elasticsearch", (signal) => elasticsearch.readings(window, signal)),
       ]);
       const html = renderPage({
         mysql: tables.ok
@@ -95,8 +109,22 @@ function createServer({ mysql, elasticsearch, timeoutMs = 2000, log = silent }) 
               health: health.value,
               indices: indices.ok ? indices.value : [],
               indicesMessage: indices.ok ? null : indices.message,
+              readings: readings.ok ? readings.value : null,
+              readingsMessage: readings.ok ? null : readings.message,
+              window,
+              readingsIndex: READINGS_INDEX,
             }
-          : { up: false, message: health.message, health: null, indices: [], indicesMessage: null },
+          : {
+              up: false,
+              message: health.message,
+              health: null,
+              indices: [],
+              indicesMessage: null,
+              readings: null,
+              readingsMessage: null,
+              window,
+              readingsIndex: READINGS_INDEX,
+            },
       });
       return {
         status: 200,
@@ -126,6 +154,21 @@ function createServer({ mysql, elasticsearch, timeoutMs = 2000, log = silent }) 
     ),
     "/api/elasticsearch/health": storeEndpoint("Elasticsearch", (signal) => elasticsearch.clusterHealth(signal)),
     "/api/elasticsearch/indices": storeEndpoint("Elasticsearch", (signal) => elasticsearch.indices(signal)),
+    "/api/elasticsearch/readings": async () => {
+      const window = currentWindow();
+      return storeEndpoint(
+        "Elasticsearch",
+        (signal) => elasticsearch.readings(window, signal),
+        (result) => ({
+          index: READINGS_INDEX,
+          from: new Date(window.from).toISOString(),
+          to: new Date(window.to).toISOString(),
+          total: result.total,
+          skipped: result.skipped,
+          readings: result.readings.map((r) => ({ ...r, time: new Date(r.time).toISOString() })),
+        }),
+      )();
+    },
   };
 
   return http.createServer((req, res) => {
