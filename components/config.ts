@@ -225,7 +225,17 @@ export const MYSQL_OVERHEAD_MB = 256;
  * (off-heap) buffers, the JVM itself and the file system cache Lucene relies on.
  */
 export const ELASTICSEARCH_MAX_HEAP_SHARE = 0.5;
-const MIN_PASSWORD_LENGTH = 12;
+/**
+ * How a MySQL password reaches the server and its clients: a file under /run/secrets, read by the
+ * image's entrypoint, the health check and the backup script through the shell (`$(<file)`,
+ * `$(cat file)`), which drops a NUL character and every line break at the end. Such a password
+ * would not be the one the data knows. No length rule: one set in config is the data's own (the
+ * stack command generates 32 characters where none is set).
+ */
+export const MYSQL_PASSWORD_UNREADABLE = {
+    pattern: /\0|\n$/,
+    why: "contains a NUL character or ends with a line break, which the shell that reads the password file drops: MySQL would not get it as set",
+};
 /** Jupyter's own generated tokens are 48 hex digits; the stack command generates 32 letters and digits. */
 const MIN_TOKEN_LENGTH = 32;
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9]+(\/[a-z0-9]+)?$/;
@@ -317,8 +327,8 @@ export function parseStackConfig(
         user: r.string("mysqlUser", MYSQL_USER, "a MySQL user name: 1 to 32 letters, digits or '_'"),
         database: r.string("mysqlDatabase", MYSQL_DATABASE, "a MySQL database name: 1 to 64 letters, digits or '_'"),
         published: dataPublished(r.port("mysqlHostPort")),
-        rootPassword: r.secret("mysqlRootPassword", MIN_PASSWORD_LENGTH),
-        password: r.secret("mysqlPassword", MIN_PASSWORD_LENGTH),
+        rootPassword: r.password("mysqlRootPassword", MYSQL_PASSWORD_UNREADABLE),
+        password: r.password("mysqlPassword", MYSQL_PASSWORD_UNREADABLE),
         bufferPoolSize: r.string("mysqlBufferPoolSize", HEAP, 'a size such as "128m" or "1g"').toUpperCase(),
         limits: limits("mysql"),
     };

@@ -201,6 +201,28 @@ export class ConfigReader {
     }
 
     /**
+     * An optional password that may already protect data (MySQL's: the server applies it only when
+     * it initialises an empty data directory), handed on as a Pulumi secret; undefined when unset,
+     * to have one generated. Its length is the user's to choose: the stack's own are generated
+     * long, and one set in config is the one the data already has. Refused, without its value in
+     * the message: set but empty (the program would generate another, which the data does not
+     * know), and what cannot reach the server as set (`unreadable`, saying why).
+     */
+    password(key: string, unreadable?: { pattern: RegExp; why: string }): pulumi.Output<string> | undefined {
+        const value = this.lookup(key);
+        if (value === undefined) return undefined;
+        if (value === "") {
+            this.problems.push(
+                `${this.qualified(key)}: the value set is empty; set the password the data was initialised with, or remove the key ` +
+                    `(npm run stack -- config rm ${key}) to have one generated for new data.`,
+            );
+            return undefined;
+        }
+        if (unreadable && unreadable.pattern.test(value)) this.problems.push(`${this.qualified(key)}: the value set ${unreadable.why}.`);
+        return pulumi.secret(value);
+    }
+
+    /**
      * Records a problem for each key set in the project's namespace that the program does not
      * know (`jupyterPort` for `jupyterHostPort`): Pulumi hands any key over, and one the program
      * never reads would be ignored without a word.

@@ -6,18 +6,25 @@
  *   Compose names a volume after its project (`<folder>_mysql_volume`) and labels it
  *   `com.docker.compose.volume=mysql_volume`; `jupyter_volume`, made with `docker volume create`,
  *   has its plain name. The stack's volume config is pointed at them, so `up` adopts them;
+ * - the MySQL user and database the hand-made server was made with (its container's MYSQL_USER
+ *   and MYSQL_DATABASE) become the stack's mysqlUser and mysqlDatabase where they differ;
  * - the passwords MySQL's data was initialised with (from the compose file, or typed, never
  *   echoed) go into the stack's secret config, after they are checked against the running server;
+ *   whatever their length: they are the data's, and the user's to keep;
  * - the hand-made containers (found by the stack's container names, without the stack's label)
  *   are stopped with time for a clean shutdown and removed, with the Compose network they leave
  *   empty, so that the stack's own containers take their place on `up`.
  *
- * `planAdoption` only looks; `removeHandMade` changes the engine. Run again once the stack is
- * up, the plan is empty: the containers are the stack's own and the config already matches.
+ * `planAdoption` only looks; `adoptedConfigProblems` checks the config the plan gives the stack
+ * through the program's own validation, before anything is changed; `removeHandMade` changes the
+ * engine. Run again once the stack is up, the plan is empty: the containers are the stack's own
+ * and the config already matches.
  */
 import type Docker from "dockerode";
 import { parse } from "yaml";
+import { parseStackConfig } from "../components/config";
 import type { StackConfig } from "../components/config";
+import { ConfigError } from "../components/configReader";
 
 export const STACK_LABEL = "org.smartbuilding.stack";
 const COMPOSE_PROJECT = "com.docker.compose.project";
@@ -146,6 +153,7 @@ export async function planAdoption(docker: Docker, config: StackConfig, password
 
     const containers: AdoptionPlan["containers"] = [];
     const networks = new Set<string>();
+    let mysqlEnv: Record<string, string> = {};
     for (const name of guideContainers(config)) {
         const found = await inspectContainer(docker, name);
         if (!found) continue;
@@ -154,34 +162,49 @@ export async function planAdoption(docker: Docker, config: StackConfig, password
             continue;
         }
         containers.push({ name, id: found.Id, image: found.Config.Image });
+        if (name === config.mysql.containerName) mysqlEnv = environmentOf(found.Config.Env);
         for (const [network, settings] of Object.entries(found.NetworkSettings.Networks ?? {})) {
             void settings;
             if (network !== "bridge" && network !== "host" && network !== "none") networks.add(network);
         }
     }
 
+    const mysqlByHand = containers.find((c) => c.name === config.mysql.containerName);
+    // The user and database the hand-made server was made with: MySQL creates them only when it
+    // initialises its data directory, so the stack must use the data's own.
+    const names = [
+        { key: "mysqlUser", variable: "MYSQL_USER", configured: config.mysql.user, what: "user" },
+        { key: "mysqlDatabase", variable: "MYSQL_DATABASE", configured: config.mysql.database, what: "database" },
+    ];
+    for (const n of names) {
+        const made = mysqlEnv[n.variable];
+        if (mysqlByHand && made && made !== n.configured) {
+            changes.push({ key: n.key, value: made, secret: false, reason: `the hand-made ${mysqlByHand.name} made its ${n.what} with ${n.variable}=${made}` });
+        }
+    }
+    const user = changes.find((c) => c.key === "mysqlUser")?.value ?? config.mysql.user;
+
     // Passwords are needed where MySQL data made by hand is adopted: its volume comes from
     // Compose, or a hand-made MySQL container runs on it.
-    const mysqlByHand = containers.find((c) => c.name === config.mysql.containerName);
     const mysqlDataAdopted = changes.some((c) => c.key === "mysqlVolumeName") || mysqlByHand !== undefined;
     if (mysqlDataAdopted) {
         const running = mysqlByHand !== undefined && (await inspectContainer(docker, mysqlByHand.id))?.State.Running === true;
         const logIn = async (p: GuidePasswords) =>
-            (await passwordWorks(docker, mysqlByHand!.id, "root", p.root)) && (await passwordWorks(docker, mysqlByHand!.id, config.mysql.user, p.user));
+            (await passwordWorks(docker, mysqlByHand!.id, "root", p.root)) && (await passwordWorks(docker, mysqlByHand!.id, user, p.user));
         if (running && passwords.configured && (await logIn(passwords.configured))) {
             notes.push(`the stack's configured passwords log in to ${mysqlByHand.name}`);
         } else {
             const given = await passwords.ask();
             if (running) {
                 if (!(await logIn(given))) {
-                    throw new AdoptionRefused(`the passwords given do not log in to ${mysqlByHand.name} as root and ${config.mysql.user}; nothing was changed`);
+                    throw new AdoptionRefused(`the passwords given do not log in to ${mysqlByHand.name} as root and ${user}; nothing was changed`);
                 }
                 notes.push(`both passwords log in to ${mysqlByHand.name}`);
             } else {
                 notes.push("no hand-made MySQL is running to check the passwords against: they are taken as given");
             }
             changes.push({ key: "mysqlRootPassword", value: given.root, secret: true, reason: "the root password the MySQL data was initialised with" });
-            changes.push({ key: "mysqlPassword", value: given.user, secret: true, reason: `${config.mysql.user}'s password the MySQL data was initialised with` });
+            changes.push({ key: "mysqlPassword", value: given.user, secret: true, reason: `${user}'s password the MySQL data was initialised with` });
         }
     }
 
@@ -194,6 +217,45 @@ export async function planAdoption(docker: Docker, config: StackConfig, password
         if (Object.keys(network.Containers ?? {}).every((id) => removedIds.has(id))) emptied.push(name);
     }
     return { config: changes, containers, networks: emptied.sort(), notes };
+}
+
+/** A container's environment (`KEY=value` lines) by name. */
+function environmentOf(env: readonly string[] | null | undefined): Record<string, string> {
+    return Object.fromEntries((env ?? []).filter((e) => e.includes("=")).map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+/**
+ * Every reason the stack would not run on the config `plan` gives it, checked before anything is
+ * changed: `values` is the stack's config as the program reads it (Pulumi.yaml's defaults applied,
+ * keys without the `namespace`), `setKeys` the keys the stack sets. The adopted config goes through
+ * the program's own validation (parseStackConfig, which `preview` and `up` run), every problem
+ * naming its key; and each data volume adoption found must be the one the adopted config names
+ * (namePrefix goes in front of every name the stack gives). Empty when the stack would run on it.
+ */
+export function adoptedConfigProblems(
+    namespace: string,
+    stack: string,
+    values: Readonly<Record<string, string>>,
+    setKeys: readonly string[],
+    plan: AdoptionPlan,
+    projectDir: string,
+): string[] {
+    const adopted: Record<string, string> = { ...values, ...Object.fromEntries(plan.config.map((c) => [c.key, c.value])) };
+    let config: StackConfig;
+    try {
+        config = parseStackConfig(namespace, stack, (key) => adopted[key], projectDir, [...new Set([...setKeys, ...plan.config.map((c) => c.key)])]);
+    } catch (err) {
+        if (err instanceof ConfigError) return [...err.problems];
+        throw err;
+    }
+    const named = new Map(guideVolumes(config).map((v) => [v.key, v.configured]));
+    return plan.config
+        .filter((c) => named.has(c.key) && named.get(c.key) !== c.value)
+        .map(
+            (c) =>
+                `${namespace}:${c.key}: the stack would name its volume "${named.get(c.key)}", not "${c.value}", the one that holds the data: ` +
+                `${namespace}:namePrefix "${adopted.namePrefix ?? ""}" goes in front of every name the stack gives; adopt into a stack whose namePrefix is "".`,
+        );
 }
 
 /** Whether the plan changes anything. */

@@ -1,16 +1,19 @@
 /**
  * `npm run adopt [-- --compose-file <path>] [--yes]`: brings a machine where the guide was
  * followed by hand under the stack (see adopt.ts). It reads and checks the stack's config, looks
- * at the stack's Docker engine, says what it will do and asks; then sets the config, stops and
- * removes the hand-made containers, and runs `up`. Run again, it finds nothing to do. A refused
- * adoption, a refused config and an engine it cannot reach end it with a message (commandLine.ts).
+ * at the stack's Docker engine, checks the config the stack would run with once adopted through
+ * the program's own validation (as `preview` and `up` do), says what it will do and asks; then sets
+ * the config, stops and removes the hand-made containers, and runs `up`. Run again, it finds
+ * nothing to do. A refused adoption (the adopted config's problems included: every one, by key),
+ * a refused config and an engine it cannot reach end it with a message (commandLine.ts), with
+ * nothing stopped, removed or written.
  */
 import * as fs from "fs";
 import Docker from "dockerode";
 import { parseStackConfig } from "../components/config";
 import { COMMANDS, Failure, parseArgs } from "./commandLine";
 import { confirmed } from "./confirm";
-import { AdoptionRefused, describePlan, GuidePasswords, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "./adopt";
+import { adoptedConfigProblems, AdoptionRefused, describePlan, GuidePasswords, isEmpty, passwordsFromCompose, planAdoption, removeHandMade } from "./adopt";
 import { readProjectFile, withDefaults } from "./projectConfig";
 import type { ConfigurableStack } from "./stackSecrets";
 
@@ -51,7 +54,12 @@ export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptio
     const project = readProjectFile(options.projectDir);
     const current = await stack.getAllConfig();
     const values = withDefaults(project, Object.fromEntries(Object.entries(current).map(([k, v]) => [k, v.value])));
-    const config = parseStackConfig(project.name, options.stackName, (key) => values[key], options.projectDir);
+    // The keys the stack sets, so that one the program does not know is refused, as preview refuses it.
+    const namespace = `${project.name}:`;
+    const setKeys = Object.keys(current)
+        .filter((key) => key.startsWith(namespace))
+        .map((key) => key.slice(namespace.length));
+    const config = parseStackConfig(project.name, options.stackName, (key) => values[key], options.projectDir, setKeys);
     if (config.target === "swarm") {
         terminal.err(
             `Stack ${options.stackName} runs on a swarm, and a hand-made deployment is one engine's containers: adopt it into an engine stack ` +
@@ -84,6 +92,20 @@ export async function adoptCommand(stack: ConfigurableStack, options: AdoptOptio
         if (isEmpty(plan)) {
             say(`Nothing to adopt for stack ${options.stackName}: ${plan.notes.join("; ") || "no hand-made container or volume of the guide found"}.`);
             return 0;
+        }
+        // Before anything is stopped or written: `up` would refuse what `preview` refuses, with the
+        // hand-made containers already gone.
+        const problems = adoptedConfigProblems(project.name, options.stackName, values, setKeys, plan, options.projectDir);
+        if (problems.length > 0) {
+            const count = problems.length === 1 ? "1 problem" : `${problems.length} problems`;
+            say(
+                `Adoption refused: stack ${options.stackName} would not run with the config adoption would give it (${count}, ` +
+                    "found by the checks preview and up run); nothing was stopped, removed or written:",
+            );
+            for (const problem of problems) say(`  - ${problem}`);
+            say("What adoption would have set:");
+            for (const line of describePlan({ ...plan, containers: [], networks: [], notes: [] })) say(`  - ${line}`);
+            return 1;
         }
         say(`Adopting the hand-made deployment into stack ${options.stackName}; no volume is removed:`);
         for (const line of describePlan(plan)) say(`  - ${line}`);

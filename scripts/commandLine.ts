@@ -120,7 +120,9 @@ export const COMMANDS = {
     adopt: {
         synopsis: "[-- --compose-file <docker-compose.yml>] [--yes]",
         summary: "Takes over a deployment made by hand with the guide: says what it will do, asks, then runs up.",
-        more: "It runs on the Docker host, and keeps every data volume.",
+        more:
+            "It runs on the Docker host, and keeps every data volume. Before it stops or writes anything it checks the config the\n" +
+            "stack would run with, as preview does, and refuses, saying why, what would not run.",
         flags: {
             composeFile: { names: ["--compose-file"], value: "<docker-compose.yml>", help: "read the MySQL passwords from the guide's compose file (else asked)" },
             yes,

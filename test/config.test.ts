@@ -113,6 +113,22 @@ describe("bad config", () => {
         ]);
     });
 
+    it("takes MySQL passwords of any length, the guide's kind included (they may protect data already): no length rule", () => {
+        expect(parse({ mysqlRootPassword: "Guide2024!", mysqlPassword: "p" }).mysql.rootPassword).toBeDefined();
+    });
+
+    it.each([
+        ["mysqlRootPassword", "", "the value set is empty;"],
+        ["mysqlPassword", "", "the value set is empty;"],
+        ["mysqlRootPassword", "Guide2024!\n", "the value set contains a NUL character or ends with a line break,"],
+        ["mysqlPassword", "Guide\u00002024!", "the value set contains a NUL character or ends with a line break,"],
+    ])("refuses %s = %j, empty or not as MySQL would get it, without printing it", (key, value, why) => {
+        const found = problems({ [key]: value });
+        expect(found).toHaveLength(1);
+        expect(found[0]).toContain(`${PROJECT}:${key}: ${why}`);
+        if (value !== "") expect(found[0]).not.toContain("Guide");
+    });
+
     it("refuses two containers with the same name", () => {
         expect(problems({ appContainerName: "sb-mysql" })).toEqual([
             `${PROJECT}:mysqlContainerName, ${PROJECT}:appContainerName all give the container name "sb-mysql"; each must be different.`,

@@ -146,3 +146,31 @@ describe("ConfigReader", () => {
         expect(problemsOf(r)).toEqual(['proj:rel: "data" is not valid; expected an absolute path to an existing folder, or "" for none.']);
     });
 });
+
+describe("ConfigReader.password", () => {
+    const unreadable = { pattern: /\n$/, why: "ends with a line break" };
+
+    it("takes a password set in config whatever its length, as a secret; unset, there is none (one is generated)", async () => {
+        const r = reader({ short: "Guide2024!", one: "x" });
+        const values = await Promise.all(
+            [r.password("short", unreadable), r.password("one", unreadable)].map(
+                (output) => new Promise((resolve) => output!.apply((value) => resolve(value))),
+            ),
+        );
+        expect(values).toEqual(["Guide2024!", "x"]);
+        expect(r.password("unset", unreadable)).toBeUndefined();
+        expect(problemsOf(r)).toEqual([]);
+    });
+
+    it("refuses one set empty, and one that cannot reach the server as set, by key and without its value", () => {
+        const r = reader({ empty: "", newline: "a-password\n" });
+        expect(r.password("empty", unreadable)).toBeUndefined();
+        r.password("newline", unreadable);
+        const problems = problemsOf(r);
+        expect(problems).toEqual([
+            "proj:empty: the value set is empty; set the password the data was initialised with, or remove the key (npm run stack -- config rm empty) to have one generated for new data.",
+            "proj:newline: the value set ends with a line break.",
+        ]);
+        expect(problems.join("\n")).not.toContain("a-password");
+    });
+});

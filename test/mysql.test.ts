@@ -149,10 +149,20 @@ describe("sb-mysql with passwords set in config", () => {
         expect(declared.ofType(TYPES.password).map((p) => p.name).sort()).toEqual(["jupyter-token", "mysql-root-password"]);
     });
 
-    it("refuses a password too short to be one, without printing it", async () => {
-        const { error, declared } = await runFailingProgram("dev", stackConfig("dev", { mysqlPassword: "hunter2" }));
-        expect(error.message).toContain("smart-building:mysqlPassword: the value set is too short; expected at least 12 characters.");
-        expect(error.message).not.toContain("hunter2");
+    it("takes a password of any length: one set in config is the data's own (a guide reader's, 10 characters with a !)", async () => {
+        const declared = await declareStack("dev", { mysqlRootPassword: "Guide2024!", mysqlPassword: "hunter2" });
+        expect(declared.ofType(TYPES.password).map((p) => p.name)).toEqual(["jupyter-token"]);
+        expect(declared.container("mysql-container").inputs.uploads.map((u: { content: string }) => u.content)).toEqual(["hunter2", "Guide2024!"]);
+        expect(declared.container("app-container").inputs.uploads[0].content).toBe("hunter2");
+    });
+
+    it("refuses a password set empty, and one its file cannot carry to MySQL, naming each key and printing neither", async () => {
+        const { error, declared } = await runFailingProgram("dev", stackConfig("dev", { mysqlRootPassword: "", mysqlPassword: "hunter2-and-a-newline\n" }));
+        expect(error.message).toContain(
+            "smart-building:mysqlRootPassword: the value set is empty; set the password the data was initialised with, or remove the key (npm run stack -- config rm mysqlRootPassword) to have one generated for new data.",
+        );
+        expect(error.message).toContain("smart-building:mysqlPassword: the value set contains a NUL character or ends with a line break");
+        expect(error.message).not.toContain("hunter2-and-a-newline");
         expect(declared).toEqual([]);
     });
 
