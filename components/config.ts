@@ -3,7 +3,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { ConfigReader, DOCKER_NAME, IMAGE_REPOSITORY } from "./configReader";
-import { LOG_DRIVERS, LogRotation } from "./runtimeSettings";
+import { LOG_DRIVERS, LogRotation, ServiceLimits } from "./runtimeSettings";
 
 /**
  * The whole stack's settings, read once from Pulumi config and validated before any
@@ -83,15 +83,6 @@ export interface DataConfig {
 }
 
 /** A service's share of the host, and how long it is given to stop. */
-export interface ServiceLimits {
-    /** Hard memory limit in MB. */
-    readonly memoryMb: number;
-    /** CPUs it may use, like "0.5" or "2". */
-    readonly cpus: string;
-    /** Seconds between the stop signal and SIGKILL. */
-    readonly stopGraceSeconds: number;
-}
-
 /** Where a container port is published on the Docker host. */
 export interface Published {
     readonly ip: string;

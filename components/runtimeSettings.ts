@@ -1,6 +1,15 @@
 import { decimalCpus, nanoCpus } from "./providerFormats";
 import type * as docker from "@pulumi/docker";
-import type { ServiceLimits } from "./config";
+
+/** A service's limits, as its config sets them. */
+export interface ServiceLimits {
+    /** Hard memory limit in MB. */
+    readonly memoryMb: number;
+    /** CPUs it may use, like "0.5" or "2". */
+    readonly cpus: string;
+    /** Seconds between the stop signal and SIGKILL. */
+    readonly stopGraceSeconds: number;
+}
 
 /**
  * How one service's container runs for months unattended: its limits, its log rotation, its

@@ -7,7 +7,7 @@
 import * as fs from "fs";
 import { builtinModules } from "module";
 import * as path from "path";
-import * as ts from "typescript";
+import { resolveRelative, specifiers } from "./support/imports";
 import { PROJECT_DIR } from "./support/program";
 
 const packageJson = JSON.parse(fs.readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8"));
@@ -23,44 +23,6 @@ const codeIn = (dir: string) =>
 
 /** Where production starts: the program, every file of the policy pack, every file of the stack command. */
 const ENTRY_POINTS = [path.join(PROJECT_DIR, "index.ts"), ...codeIn("policy"), ...codeIn("scripts")];
-
-/** The module names a file loads when it runs: imports and re-exports that are not type-only, require(), require.resolve(), import(). */
-function runtimeSpecifiers(file: string): string[] {
-    const source = ts.createSourceFile(file, fs.readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
-    const found: string[] = [];
-    const literal = (node: ts.Node | undefined) => (node && ts.isStringLiteralLike(node) ? node.text : undefined);
-    const visit = (node: ts.Node): void => {
-        if (ts.isImportDeclaration(node)) {
-            const clause = node.importClause;
-            const bindings = clause?.namedBindings;
-            const onlyTypes = clause !== undefined && (clause.isTypeOnly || (!clause.name && bindings !== undefined && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly)));
-            if (!onlyTypes) found.push(literal(node.moduleSpecifier)!);
-        } else if (ts.isExportDeclaration(node) && node.moduleSpecifier) {
-            if (!node.isTypeOnly) found.push(literal(node.moduleSpecifier)!);
-        } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)) {
-            if (!node.isTypeOnly) found.push(literal(node.moduleReference.expression)!);
-        } else if (ts.isCallExpression(node)) {
-            const callee = node.expression;
-            const isRequire = ts.isIdentifier(callee) && callee.text === "require";
-            const isResolve = ts.isPropertyAccessExpression(callee) && ts.isIdentifier(callee.expression) && callee.expression.text === "require" && callee.name.text === "resolve";
-            const isImport = callee.kind === ts.SyntaxKind.ImportKeyword;
-            const name = literal(node.arguments[0]);
-            if ((isRequire || isResolve || isImport) && name !== undefined) found.push(name);
-        }
-        ts.forEachChild(node, visit);
-    };
-    visit(source);
-    return found;
-}
-
-/** The project file a relative specifier loads, as Node (and ts-node, for .ts) finds it. */
-function resolveRelative(from: string, specifier: string): string {
-    const base = path.resolve(path.dirname(from), specifier);
-    const candidates = [base, ...[".ts", ".js", ".json"].map((ext) => base + ext), ...["index.ts", "index.js"].map((f) => path.join(base, f))];
-    const file = candidates.find((c) => fs.existsSync(c) && fs.statSync(c).isFile());
-    if (!file) throw new Error(`${path.relative(PROJECT_DIR, from)} loads ${specifier}, which resolves to no file`);
-    return file;
-}
 
 /** The npm package a bare specifier names ("@pulumi/pulumi/automation" is in "@pulumi/pulumi"), or undefined for Node's own modules. */
 function packageOf(specifier: string): string | undefined {
@@ -79,7 +41,7 @@ function runtimeGraph(): { files: string[]; packages: Map<string, string[]> } {
         if (seen.has(file)) continue;
         seen.add(file);
         if (!CODE.test(file)) continue;
-        for (const specifier of runtimeSpecifiers(file)) {
+        for (const specifier of specifiers(file, { types: false })) {
             if (specifier.startsWith(".")) {
                 queue.push(resolveRelative(file, specifier));
                 continue;
