@@ -40,7 +40,7 @@ describe.each(files)("%s", (file) => {
         for (const secret of used) {
             expect(["GITHUB_TOKEN", "PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "PULUMI_BACKEND_AWS_ACCESS_KEY_ID", "PULUMI_BACKEND_AWS_SECRET_ACCESS_KEY", "PULUMI_BACKEND_AWS_REGION"]).toContain(secret);
         }
-        const readme = fs.readFileSync(path.join(PROJECT_DIR, "README.md"), "utf8");
+        const readme = fs.readFileSync(path.join(PROJECT_DIR, "docs/ci.md"), "utf8");
         for (const secret of used) if (secret !== "GITHUB_TOKEN") expect(readme).toContain(secret);
     });
 });
