@@ -13,7 +13,7 @@ import { stackTarget } from "./components/target";
 const config = loadStackConfig();
 const projectDir = process.cwd();
 
-const providers = stackProviders(config.stack, config.docker);
+const providers = stackProviders(config.stack, config.docker, config.swarm?.registry);
 const options = { providers: [providers.docker, providers.random] };
 const labels = stackLabels(config.stack, config.environment);
 

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as crypto from "crypto";
-import type { RestartPolicy, SwarmConfig } from "./config";
+import type { RegistryConfig, RestartPolicy, SwarmConfig } from "./config";
 import { serviceLabels } from "./containerSettings";
 import { ServiceRuntime } from "./runtimeSettings";
 import { nanoCpus, serviceDuration } from "./providerFormats";
@@ -20,6 +20,39 @@ export interface SwarmTarget {
     readonly namesKey: pulumi.Output<string>;
     /** The stack's Docker provider (a swarm manager), for the registry look-ups of `runImage`. */
     readonly provider: docker.Provider;
+}
+
+/**
+ * The image references (outputs of the stack's own resources) that the stack's registry serves:
+ * a built image's pushed digest, a pulled image looked up there (`markRegistryImage`, called by
+ * target.ts where the reference is still a plain string). A service running one gets the
+ * registry's login (`registryAuth`), decided when the program is run, not once the reference is
+ * known: an unknown `auth` in a preview would plan a replacement (it is ForceNew).
+ */
+const registryImages = new WeakSet<object>();
+
+/** Marks an image reference the stack's registry serves (see `registryImages`); returns it. */
+export function markRegistryImage<T extends pulumi.Input<string>>(image: T): T {
+    if (typeof image === "object" && image !== null) registryImages.add(image);
+    return image;
+}
+
+/** Whether the stack's registry at `server` serves `image` (a plain reference starting with it, or a marked output). */
+export function onRegistry(image: pulumi.Input<string>, server: string): boolean {
+    if (typeof image === "string") return server !== "" && image.startsWith(`${server}/`);
+    return typeof image === "object" && image !== null && registryImages.has(image);
+}
+
+/**
+ * The login a service's nodes pull its image with (the provider's `auth`, sent to the manager as
+ * X-Registry-Auth, which hands it to whichever node runs a task): the stack's registry user,
+ * when it has one and serves the image; none otherwise (a public image pulls anonymously, and
+ * another registry must never see this password). The password stays a Pulumi secret, so the
+ * whole `auth` block is stored encrypted.
+ */
+export function registryAuth(image: pulumi.Input<string>, registry: RegistryConfig): docker.types.input.ServiceAuth | undefined {
+    if (!registry.username || !registry.password || !onRegistry(image, registry.server)) return undefined;
+    return { serverAddress: registry.server, username: registry.username, password: registry.password };
 }
 
 const MIB = 1024 * 1024;
@@ -86,11 +119,14 @@ export function renderSwarmService(name: string, d: ServiceDescription, target: 
             protocol: "tcp",
         }));
 
+    const auth = registryAuth(d.image, swarm.registry);
     return new docker.Service(
         name,
         {
             name: d.name,
             labels,
+            // Every node that runs a task pulls the image itself: from the stack's registry, with its login.
+            ...(auth ? { auth } : {}),
             mode: { replicated: { replicas: stateful ? 1 : (d.replicas ?? 1) } },
             taskSpec: {
                 containerSpec: {

@@ -6,7 +6,7 @@ import type { StackProviders } from "./providers";
 import { EngineTarget, renderContainer } from "./containerTarget";
 import { labelList, pulledImage, serviceLabels } from "./containerSettings";
 import type { ServiceDescription } from "./serviceDescription";
-import { SwarmTarget, renderSwarmService } from "./swarmTarget";
+import { SwarmTarget, markRegistryImage, renderSwarmService } from "./swarmTarget";
 
 /**
  * Where the stack's services run, chosen by `target` in config. Every component describes its
@@ -62,7 +62,9 @@ export function deployService(name: string, d: ServiceDescription, target: Targe
 export function runImage(name: string, ref: string, target: Target, parent: pulumi.Resource): pulumi.Input<string> {
     if (target.kind !== "swarm") return pulledImage(name, ref, parent).imageId;
     if (ref.includes("@")) return ref;
-    return docker.getRegistryImageOutput({ name: ref }, { parent, provider: target.provider }).sha256Digest.apply((digest) => `${ref}@${digest}`);
+    const pinned = docker.getRegistryImageOutput({ name: ref }, { parent, provider: target.provider }).sha256Digest.apply((digest) => `${ref}@${digest}`);
+    // A pulled image the stack's own registry serves needs its login on every node (swarmTarget.ts, `registryAuth`).
+    return ref.startsWith(`${target.swarm.registry.server}/`) ? markRegistryImage(pinned) : pinned;
 }
 
 export interface BuiltImageArgs {
@@ -80,7 +82,7 @@ export interface BuiltImageArgs {
 export function builtImage(name: string, args: BuiltImageArgs, target: Target, opts: pulumi.CustomResourceOptions): docker.Image {
     if (target.kind === "engine") return new docker.Image(name, { imageName: args.imageName, skipPush: true, build: args.build }, opts);
     const { registry } = target.swarm;
-    return new docker.Image(
+    const image = new docker.Image(
         name,
         {
             imageName: `${registry.server}/${args.imageName}`,
@@ -93,6 +95,9 @@ export function builtImage(name: string, args: BuiltImageArgs, target: Target, o
         },
         opts,
     );
+    // Every node pulls it from the registry, with its login (swarmTarget.ts, `registryAuth`).
+    markRegistryImage(image.repoDigest);
+    return image;
 }
 
 export interface DataVolumeArgs {

@@ -91,6 +91,20 @@ describe("the committed swarm stack", () => {
         expect(image.secretInputs.has("registry")).toBe(true);
     });
 
+    it("hands the registry's login to the services whose image the registry serves, and to no other", () => {
+        // The app is pushed there; MySQL and Elasticsearch come from Docker Hub, Jupyter from quay.io: those pull anonymously.
+        expect(service("app-service").auth).toEqual({ serverAddress: "127.0.0.1:5000", username: "deploy", password: SECRETS.registryPassword });
+        for (const name of STATEFUL) expect({ name, auth: service(name).auth }).toEqual({ name, auth: undefined });
+    });
+
+    it("keeps the registry password a secret in the services' auth and the provider's registry login", () => {
+        expect(declared.service("app-service").secretInputs.has("auth")).toBe(true);
+        const provider = declared.one(TYPES.dockerProvider, "swarm-docker");
+        // Pulumi hands a provider a structured setting as JSON text.
+        expect(JSON.parse(provider.inputs.registryAuth)).toEqual([{ address: "127.0.0.1:5000", username: "deploy", password: SECRETS.registryPassword }]);
+        expect(provider.secretInputs.has("registryAuth")).toBe(true);
+    });
+
     it("mounts each secret as a swarm secret under /run/secrets, readable by the user that reads it alone", () => {
         const mounts = (name: string) => container(name).secrets.map((s: Record<string, unknown>) => ({ file: s.fileName, uid: s.fileUid, gid: s.fileGid, mode: s.fileMode }));
         expect(mounts("mysql-service")).toEqual([
@@ -200,9 +214,36 @@ describe("the swarm settings a stack's config changes", () => {
         expect(declared.service("mysql-service").inputs.taskSpec.placement).toEqual({ constraints: ["node.labels.storage==true"] });
     });
 
-    it("push without credentials to a registry without authentication", async () => {
+    it("push without credentials to a registry without authentication, and give the services and the provider no login", async () => {
         const { declared } = await swarmStack({ registryUsername: "", registryPassword: undefined });
         expect(declared.one(TYPES.image, "app-image").inputs.registry).toEqual({ server: "127.0.0.1:5000" });
+        for (const name of SERVICES) expect({ name, auth: declared.service(name).inputs.auth }).toEqual({ name, auth: undefined });
+        expect(declared.one(TYPES.dockerProvider, "swarm-docker").inputs.registryAuth).toBeUndefined();
+    });
+
+    it("give the login to every service when the registry serves every image, the backups' included, and pin each there with it", async () => {
+        const { run, declared } = await swarmStack({
+            registryServer: "registry.example.com:5000",
+            mysqlImage: "registry.example.com:5000/mysql:5.7.44",
+            elasticsearchImage: "registry.example.com:5000/elasticsearch:7.17.28",
+            jupyterImage: "registry.example.com:5000/jupyter/datascience-notebook",
+        });
+        const login = { serverAddress: "registry.example.com:5000", username: "deploy", password: SECRETS.registryPassword };
+        for (const name of SERVICES) {
+            expect({ name, auth: declared.service(name).inputs.auth }).toEqual({ name, auth: login });
+            expect({ name, secret: declared.service(name).secretInputs.has("auth") }).toEqual({ name, secret: true });
+        }
+        // The provider's look-up of each pulled image's digest logs in to the registry that serves it.
+        expect(JSON.parse(declared.one(TYPES.dockerProvider, "swarm-docker").inputs.registryAuth)).toEqual([{ address: "registry.example.com:5000", username: "deploy", password: SECRETS.registryPassword }]);
+        for (const r of run.resources) expect({ resource: r.name, found: plainInputsText(r).includes(SECRETS.registryPassword) }).toEqual({ resource: r.name, found: false });
+    });
+
+    it("give the login to a derived Jupyter image's service, which the registry serves, and not to an image of another registry named alike", async () => {
+        const derived = (await swarmStack({ jupyterPipPackages: ["nltk"] })).declared;
+        expect(derived.service("jupyter-service").inputs.auth).toMatchObject({ serverAddress: "127.0.0.1:5000", username: "deploy" });
+        // 127.0.0.1:50001 is another registry, whatever its name starts with.
+        const other = (await swarmStack({ mysqlImage: "127.0.0.1:50001/mysql:5.7.44" })).declared;
+        expect(other.service("mysql-service").inputs.auth).toBeUndefined();
     });
 
     it("push a derived Jupyter image too, and run it by digest", async () => {

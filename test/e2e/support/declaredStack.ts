@@ -106,10 +106,12 @@ function journalOf(stack: string): string {
 /**
  * Runs the program for `stack` with its committed config, the stand-in images and
  * `overrides`, creating every resource on the engine. On failure, whatever was created is
- * removed and the first error is thrown.
+ * removed and the first error is thrown. `journal`: where the runner keeps what it created, for
+ * the clean-up of an interrupted run (default: one file per stack, which `claimStackNames`
+ * reads; a stack on engines of its own, such as a test swarm's nodes, gives another).
  */
-export async function bringUp(stack: string, overrides: Record<string, unknown> = {}, log?: (line: string) => void): Promise<DeclaredStack> {
-    const engine = new DockerEngine({ buildLabel: { [LABEL]: `stack-${stack}` }, journal: journalOf(stack), log });
+export async function bringUp(stack: string, overrides: Record<string, unknown> = {}, log?: (line: string) => void, journal = journalOf(stack)): Promise<DeclaredStack> {
+    const engine = new DockerEngine({ buildLabel: { [LABEL]: `stack-${stack}` }, journal, log });
     return runOn(engine, stack, overrides, log, "up");
 }
 

@@ -36,7 +36,7 @@ import type { DeclaredResource, InvokeHandler, ResourceEngine } from "../../supp
 import { GET_REGISTRY_IMAGE, PROJECT_DIR, TYPES } from "../../support/program";
 import { durationNanos, nanoCpus } from "../../../components/providerFormats";
 import { canonical, differingPaths, planned, readBack, withComputed } from "./providerState";
-import { createService, createSwarmObject, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
+import { authFor, createService, createSwarmObject, RegistryAuth, removeLeftoverService, serviceNeedsReplacement, updateService } from "./swarmResources";
 
 type Inputs = Record<string, any>;
 type State = { id: string; state: Inputs };
@@ -336,6 +336,8 @@ export class DockerEngine {
     private readonly leftBehind: Created[] = [];
     /** Docker clients by provider id (the stack's explicit provider says which engine). */
     private readonly clients = new Map<string, Docker>();
+    /** Each Docker provider's `registryAuth`, by provider id. */
+    private readonly registryAuths = new Map<string, RegistryAuth[]>();
     private readonly log: (line: string) => void;
 
     /**
@@ -405,9 +407,12 @@ export class DockerEngine {
     readonly invoke: InvokeHandler = async (token, args) => {
         if (token !== GET_REGISTRY_IMAGE) throw new UnmappedFieldError(`${token}: the real-engine runner does not map this function`);
         onlyFields(args, ["name", "insecureSkipVerify"], token);
-        const client = [...this.clients.values()][0] ?? new Docker();
+        const [providerId] = [...this.clients.keys()];
+        const client = this.clients.get(providerId) ?? new Docker();
+        // The provider's login for the image's registry (`getAuthConfigForRegistry`), or none.
+        const authconfig = authFor(args.name, this.registryAuths.get(providerId) ?? []) ?? {};
         try {
-            const found = (await (client.getImage(args.name) as any).distribution({ authconfig: {} })) as { Descriptor: { digest: string } };
+            const found = (await (client.getImage(args.name) as any).distribution({ authconfig })) as { Descriptor: { digest: string } };
             return { ...args, sha256Digest: found.Descriptor.digest };
         } catch (err) {
             throw new Error(`${token}: Got error when attempting to fetch image version ${args.name} from registry: ${engineMessage(err)}`);
@@ -576,7 +581,7 @@ export class DockerEngine {
         let destroy = previous.destroy;
         switch (r.type) {
             case TYPES.service: {
-                const updated = await updateService(this.client(r), previous.id, previous.state!.name, r, this.log);
+                const updated = await updateService(this.client(r), previous.id, previous.state!.name, r, this.log, this.providerAuths(r));
                 ({ state, destroy } = updated);
                 break;
             }
@@ -692,7 +697,7 @@ export class DockerEngine {
             case TYPES.serviceConfig:
                 return createSwarmObject(this.client(r), r, "config");
             case TYPES.service:
-                return createService(this.client(r), r, this.log);
+                return createService(this.client(r), r, this.log, this.providerAuths(r));
             default:
                 throw new UnmappedFieldError(`${r.type} ${r.name}: the real-engine runner does not map this resource type`);
         }
@@ -701,14 +706,31 @@ export class DockerEngine {
     /**
      * `host`: "The Docker daemon address" (unix://, tcp://, ssh://); `sshOpts`: options for an
      * ssh:// host. The runner drives a local socket only, as the stacks under test declare.
+     * `registryAuth`: `address` "Address of the registry", `username` "Username for the
+     * registry", `password` "Password for the registry": the logins the provider uses for its
+     * registry look-ups (`docker.getRegistryImage`) and for a service without `auth` whose image
+     * is on that registry (`fromRegistryAuth`); config files and `authDisabled` are not mapped.
      */
     private dockerProvider(r: DeclaredResource): State {
-        onlyFields(r.inputs, ["host", "sshOpts", "version"], `${r.type} ${r.name}`);
+        const where = `${r.type} ${r.name}`;
+        onlyFields(r.inputs, ["host", "sshOpts", "version", "registryAuth"], where);
         const host = String(r.inputs.host ?? "unix:///var/run/docker.sock");
-        if (!host.startsWith("unix://")) throw new UnmappedFieldError(`${r.type} ${r.name}: host "${host}" is not a local socket`);
+        if (!host.startsWith("unix://")) throw new UnmappedFieldError(`${where}: host "${host}" is not a local socket`);
+        // Pulumi hands a provider a structured setting as JSON text.
+        const registryAuth = typeof r.inputs.registryAuth === "string" ? JSON.parse(r.inputs.registryAuth) : (r.inputs.registryAuth ?? []);
+        const auths: RegistryAuth[] = registryAuth.map((a: Record<string, any>) => {
+            onlyFields(a, ["address", "username", "password"], `${where}.registryAuth[]`);
+            return { address: a.address, username: a.username, password: a.password };
+        });
         const id = crypto.randomUUID();
         this.clients.set(id, new Docker({ socketPath: host.slice("unix://".length) }));
+        this.registryAuths.set(id, auths);
         return { id, state: r.inputs };
+    }
+
+    /** The `registryAuth` of the provider a resource goes through. */
+    private providerAuths(resource: DeclaredResource): RegistryAuth[] {
+        return this.registryAuths.get(resource.provider?.slice(resource.provider.lastIndexOf("::") + 2) ?? "") ?? [];
     }
 
     /**

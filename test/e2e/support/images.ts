@@ -37,6 +37,8 @@ export const IMAGES = {
   elasticsearch: "sb-e2e/elasticsearch-standin:7",
   /** For `jupyterImage`:`jupyterTag`: Jupyter Server behind the notebook images' start-up contract. */
   jupyter: `${JUPYTER_STANDIN.repository}:${JUPYTER_STANDIN.tag}`,
+  /** A node of the three-node test swarm: Debian's docker.io, `dockerd` as its command (fixtures/swarm-node). */
+  swarmNode: "sb-e2e/swarm-node:bookworm",
 } as const;
 
 const DEBIAN_SUITE = "bookworm";
@@ -188,6 +190,15 @@ export async function ensureBaseImages(): Promise<Prepared[]> {
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed.length > 0) throw new Error([...new Set(failed.map((r) => String(r.reason)))].join("\n"));
   return [debian, ...results.map((r) => (r as PromiseFulfilledResult<Prepared>).value)];
+}
+
+/**
+ * The image of the test swarm's nodes (test/e2e/support/swarmCluster.ts), built on the Debian
+ * base or reused; only the suites that start such a swarm need it, so the global setup leaves it.
+ */
+export async function ensureSwarmNodeImage(): Promise<Prepared> {
+  await ensureDebianBase();
+  return ensureFixtureImage({ tag: IMAGES.swarmNode, fixture: "swarm-node", parent: IMAGES.debian, buildArgs: { DEBIAN_IMAGE: IMAGES.debian } });
 }
 
 export interface Build {

@@ -17,7 +17,7 @@
  *
  * The engine is dockerode's default: DOCKER_HOST, else /var/run/docker.sock.
  */
-import { ChildProcess, spawn } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import crypto from "crypto";
 import fs from "fs";
 import net from "net";
@@ -147,8 +147,10 @@ export async function removeService(name: string, timeoutMs = 60_000): Promise<v
 
 /** A registry started by `startRegistry`. */
 export interface Registry {
-    /** `127.0.0.1:PORT`: what image references start with (`127.0.0.1:PORT/repo:tag`). */
+    /** `HOST:PORT` (`127.0.0.1:PORT` unless told otherwise): what image references start with (`127.0.0.1:PORT/repo:tag`). */
     readonly address: string;
+    /** The folder its images are stored in (the one given, or a temporary one of its own). */
+    readonly storage: string;
     /**
      * Removes the engine's names for images of this registry (`forgetRegistryImages`), then
      * stops the registry and removes its storage. Remove the services using them first.
@@ -159,32 +161,58 @@ export interface Registry {
 /** The binary of Debian's `docker-registry` package (CNCF Distribution 2.8). */
 const REGISTRY_BINARY = "/usr/bin/docker-registry";
 
-/** A TCP port nothing listens on at the moment. */
-function freePort(): Promise<number> {
+/** A TCP port nothing listens on at the moment on `host`. */
+function freePort(host = "127.0.0.1"): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = net.createServer();
         server.on("error", reject);
-        server.listen(0, "127.0.0.1", () => {
+        server.listen(0, host, () => {
             const { port } = server.address() as net.AddressInfo;
             server.close(() => resolve(port));
         });
     });
 }
 
+/** A registry's user and password (`docker login`), as an engine's X-Registry-Auth carries them. */
+export interface RegistryLogin {
+    readonly username: string;
+    readonly password: string;
+}
+
+/** What `startRegistry` may be told; by default a registry on 127.0.0.1 with no login and storage of its own. */
+export interface RegistryOptions {
+    /** The address it listens on (default 127.0.0.1), e.g. the gateway of a test network its nodes reach. */
+    readonly host?: string;
+    /** A user it requires of every request (htpasswd, bcrypt): anything else is answered 401. */
+    readonly login?: RegistryLogin;
+    /**
+     * A folder another registry started here stores in: this one serves the same images (a
+     * second address for one store). It is left in place by `stop()`.
+     */
+    readonly storage?: string;
+}
+
 /**
- * Starts a Distribution registry as a child process on 127.0.0.1 at a free port, storing on the
- * file system in a temporary folder, and waits until `GET /v2/` answers. The engine pushes to
- * and pulls from it without TLS: registries on the loopback are insecure registries by default.
- * Nothing else is configured: no authentication, deletes allowed, no cache.
+ * Starts a Distribution registry as a child process on 127.0.0.1 (or `options.host`) at a free
+ * port, storing on the file system in a temporary folder (or `options.storage`), and waits until
+ * `GET /v2/` answers (401 with a login, which it then checks). An engine pushes to and pulls from
+ * it without TLS: registries on the loopback are insecure registries by default, others must be
+ * listed in the engine's `--insecure-registry`. Nothing else is configured: no authentication
+ * unless `options.login` (then htpasswd, the user's bcrypt hash in the registry's folder),
+ * deletes allowed, no cache.
  */
-export async function startRegistry(): Promise<Registry> {
+export async function startRegistry(options: RegistryOptions = {}): Promise<Registry> {
     if (!fs.existsSync(REGISTRY_BINARY)) throw new Error(`${REGISTRY_BINARY} is missing: install Debian's docker-registry package (test/e2e/ensure-engine.sh does)`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "sb-e2e-registry-"));
+    const storage = options.storage ?? path.join(dir, "data");
+    const host = options.host ?? "127.0.0.1";
     try {
+        const htpasswd = path.join(dir, "htpasswd");
+        if (options.login) fs.writeFileSync(htpasswd, `${options.login.username}:${bcryptHash(options.login.password)}\n`, { mode: 0o600 });
         // The port is free when chosen and taken a moment later; another process may take it
         // in between, hence a few attempts.
         for (let attempt = 1; ; attempt++) {
-            const port = await freePort();
+            const port = await freePort(host);
             const config = path.join(dir, "config.yml");
             fs.writeFileSync(
                 config,
@@ -194,11 +222,12 @@ export async function startRegistry(): Promise<Registry> {
                     "  level: warn",
                     "storage:",
                     "  filesystem:",
-                    `    rootdirectory: ${path.join(dir, "data")}`,
+                    `    rootdirectory: ${storage}`,
                     "  delete:",
                     "    enabled: true",
                     "http:",
-                    `  addr: 127.0.0.1:${port}`,
+                    `  addr: ${host}:${port}`,
+                    ...(options.login ? ["auth:", "  htpasswd:", "    realm: sb-e2e", `    path: ${htpasswd}`] : []),
                     "",
                 ].join("\n"),
             );
@@ -207,9 +236,9 @@ export async function startRegistry(): Promise<Registry> {
             const child = spawn(REGISTRY_BINARY, ["serve", config], { stdio: ["ignore", "ignore", "pipe"], env });
             let log = "";
             child.stderr.on("data", (chunk: Buffer) => (log = (log + chunk.toString()).slice(-4000)));
-            const address = `127.0.0.1:${port}`;
+            const address = `${host}:${port}`;
             try {
-                await waitForRegistry(address, child, () => log);
+                await waitForRegistry(address, child, () => log, options.login);
             } catch (err) {
                 await stopChild(child);
                 if (attempt < 3 && /address already in use/.test(log)) continue;
@@ -221,6 +250,7 @@ export async function startRegistry(): Promise<Registry> {
             process.once("exit", onExit);
             return {
                 address,
+                storage,
                 stop: async () => {
                     await forgetRegistryImages(address);
                     await stopChild(child);
@@ -235,21 +265,53 @@ export async function startRegistry(): Promise<Registry> {
     }
 }
 
-/** Waits until the registry at `address` answers `GET /v2/` with 200, failing when its process ends first. */
-async function waitForRegistry(address: string, child: ChildProcess, log: () => string): Promise<void> {
+/**
+ * Waits until the registry at `address` answers `GET /v2/` with 200 (with a login: 401 without
+ * it, 200 with it), failing when its process ends first.
+ */
+async function waitForRegistry(address: string, child: ChildProcess, log: () => string, login?: RegistryLogin): Promise<void> {
     const until = Date.now() + 20_000;
+    const get = (headers: Record<string, string> = {}) =>
+        fetch(`http://${address}/v2/`, { headers, signal: AbortSignal.timeout(2_000) }).then(
+            (response) => response.status,
+            () => 0,
+        );
     for (;;) {
         if (child.exitCode !== null || child.signalCode !== null) {
             throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}) before answering:\n${log()}`);
         }
-        const status = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(2_000) }).then(
-            (response) => response.status,
-            () => 0,
-        );
-        if (status === 200) return;
+        const status = await get();
+        if (status === 200 && !login) return;
+        if (status === 401 && login) {
+            const withLogin = await get(basicAuth(login));
+            if (withLogin === 200) return;
+            throw new Error(`docker-registry on ${address} refused its own user (HTTP ${withLogin}):\n${log()}`);
+        }
+        if (status === 200 && login) throw new Error(`docker-registry on ${address} answered without the login it was given`);
         if (Date.now() > until) throw new Error(`docker-registry on ${address} did not answer GET /v2/ within 20 s (last status ${status}):\n${log()}`);
         await sleep(200);
     }
+}
+
+/** The Authorization header of a registry login. */
+export function basicAuth(login: RegistryLogin): Record<string, string> {
+    return { Authorization: `Basic ${Buffer.from(`${login.username}:${login.password}`).toString("base64")}` };
+}
+
+/**
+ * A bcrypt hash of `password` (`$2b$10$...`), the only kind Distribution's htpasswd takes, made
+ * by the C library's crypt(3) through Perl (Debian's libcrypt, libxcrypt, has bcrypt; perl-base
+ * is essential on Debian). The password goes in on standard input, never on a command line.
+ */
+export function bcryptHash(password: string): string {
+    const alphabet = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const salt = Array.from(crypto.randomBytes(22), (b) => alphabet[b % 64]).join("");
+    const run = spawnSync("perl", ["-e", 'local $/; my $p = <STDIN>; print crypt($p, $ARGV[0])', `$2b$10$${salt}`], { input: password, encoding: "utf8" });
+    const hash = run.stdout ?? "";
+    if (run.status !== 0 || !/^\$2b\$10\$[./A-Za-z0-9]{53}$/.test(hash)) {
+        throw new Error(`bcrypt through perl's crypt failed (${run.error?.message ?? run.stderr ?? `exit ${run.status}`}): the C library must support $2b$ hashes`);
+    }
+    return hash;
 }
 
 /** Ends a child process: SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
@@ -291,10 +353,10 @@ const MANIFEST_TYPES = [
  * /v2/<repository>/manifests/<digest>`, accepting the Docker v2 and OCI manifest types). Fails
  * on anything but 200 or 404.
  */
-export async function manifestExists(address: string, repository: string, digest: string): Promise<boolean> {
+export async function manifestExists(address: string, repository: string, digest: string, login?: RegistryLogin): Promise<boolean> {
     const response = await fetch(`http://${address}/v2/${repository}/manifests/${digest}`, {
         method: "HEAD",
-        headers: { Accept: MANIFEST_TYPES.join(", ") },
+        headers: { Accept: MANIFEST_TYPES.join(", "), ...(login ? basicAuth(login) : {}) },
         signal: AbortSignal.timeout(10_000),
     });
     if (response.status === 200) return true;
@@ -314,15 +376,17 @@ export interface Pushed {
 
 /**
  * Pushes the local image `image` to the registry at `address` as `repository:tag` (tag, then
- * push, as `docker tag` + `docker push`), and removes the tag it added again (the image keeps
- * its other names). A service pulls it from the registry by its `pinned` reference.
+ * push, as `docker tag` + `docker push`, with `login` when the registry wants one), and removes
+ * the tag it added again (the image keeps its other names). A service pulls it from the registry
+ * by its `pinned` reference.
  */
-export async function pushImage(image: string, address: string, repository: string, tag: string): Promise<Pushed> {
+export async function pushImage(image: string, address: string, repository: string, tag: string, login?: RegistryLogin): Promise<Pushed> {
     const reference = `${address}/${repository}:${tag}`;
     await engine.getImage(image).tag({ repo: `${address}/${repository}`, tag });
     try {
         // The engine wants an X-Registry-Auth header on a push even when the registry needs none.
-        const stream = (await engine.getImage(reference).push({ authconfig: {} as Docker.AuthConfig }));
+        const authconfig = (login ? { username: login.username, password: login.password, serveraddress: address } : {}) as Docker.AuthConfig;
+        const stream = await engine.getImage(reference).push({ authconfig });
         const events = await new Promise<{ error?: string; aux?: { Digest?: string } }[]>((resolve, reject) =>
             engine.modem.followProgress(stream, (err: Error | null, output: any[]) => (err ? reject(err) : resolve(output))),
         );
@@ -360,9 +424,9 @@ export interface SwarmTask {
     };
 }
 
-/** The tasks of a service, all of them (history included), as `docker service ps` lists them. */
-export async function serviceTasks(name: string): Promise<SwarmTask[]> {
-    return (await engine.listTasks({ filters: { service: [name] } })) as SwarmTask[];
+/** The tasks of a service, all of them (history included), as `docker service ps` lists them; asked of `client` (default: the local engine), a manager. */
+export async function serviceTasks(name: string, client: Docker = engine): Promise<SwarmTask[]> {
+    return (await client.listTasks({ filters: { service: [name] } })) as SwarmTask[];
 }
 
 /** A task the orchestrator wants running and that is running (with a health check: healthy). */
@@ -376,10 +440,10 @@ function isRunning(task: SwarmTask): boolean {
  * With a health check, a task only counts as running once healthy. Resolves to the seconds
  * since `since` (default: the call).
  */
-export async function waitForConverged(name: string, replicas: number, timeoutMs: number, since = Date.now()): Promise<number> {
+export async function waitForConverged(name: string, replicas: number, timeoutMs: number, since = Date.now(), client: Docker = engine): Promise<number> {
     let last = "";
     await waitUntil(`service ${name} to converge to ${replicas} running tasks`, timeoutMs, async () => {
-        const tasks = await serviceTasks(name);
+        const tasks = await serviceTasks(name, client);
         const wanted = tasks.filter((t) => t.DesiredState === "running");
         const slots = new Set(tasks.filter(isRunning).map((t) => t.Slot));
         last = wanted.map((t) => `${t.Slot}:${t.Status.State}${t.Status.Err ? ` (${t.Status.Err})` : ""}`).join(", ");
@@ -400,11 +464,11 @@ const FAILED_UPDATE = ["paused", "rollback_started", "rollback_paused", "rollbac
  * paused or rolled back (its failure action). Resolves to the seconds since `since` (default:
  * the call; pass the time the update was sent).
  */
-export async function waitForUpdateCompleted(name: string, timeoutMs: number, since = Date.now()): Promise<number> {
+export async function waitForUpdateCompleted(name: string, timeoutMs: number, since = Date.now(), client: Docker = engine): Promise<number> {
     let failure: Error | undefined;
     let last = "no update status yet";
     await waitUntil(`the update of service ${name} to complete`, timeoutMs, async () => {
-        const status = (await engine.getService(name).inspect()).UpdateStatus as { State?: string; StartedAt?: string; Message?: string } | undefined;
+        const status = (await client.getService(name).inspect()).UpdateStatus as { State?: string; StartedAt?: string; Message?: string } | undefined;
         if (!status?.State) return undefined;
         // A status from an update before `since` (1 s of slack for the engine's clock).
         if (status.StartedAt && Date.parse(status.StartedAt) < since - 1_000) return undefined;
@@ -518,6 +582,8 @@ export interface LoadOptions {
     intervalMs?: number;
     /** How long a request may take to answer (default 2 000 ms). */
     timeoutMs?: number;
+    /** The engine the client runs on (default: the local one); it must have `image`. */
+    engine?: Docker;
 }
 
 /** A failed request. */
@@ -553,6 +619,10 @@ export interface LoadSummary {
 export interface Load {
     /** Its container's name. */
     readonly name: string;
+    /** The requests it has sent so far, and how many of them failed (from its progress lines). */
+    progress(): Promise<{ total: number; failed: number }>;
+    /** Waits until it has sent `count` more requests than when called (up to `timeoutMs`). */
+    waitForRequests(count: number, timeoutMs?: number): Promise<void>;
     /**
      * Ends the run (the request under way finishes), reads its summary from the container's
      * log and removes the container. Also when the run already ended at one of its bounds.
@@ -574,7 +644,7 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
     const timeoutMs = options.timeoutMs ?? 2_000;
     const intervalMs = options.intervalMs ?? 100;
     const name = `sb-e2e-load-${crypto.randomBytes(4).toString("hex")}`;
-    const container = await engine.createContainer({
+    const container = await (options.engine ?? engine).createContainer({
         name,
         Image: options.image ?? IMAGES.node,
         Cmd: ["node", "-e", fs.readFileSync(LOAD_SCRIPT, "utf8")],
@@ -584,6 +654,7 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
             `LOAD_MAX_SECONDS=${maxSeconds}`,
             `LOAD_INTERVAL_MS=${intervalMs}`,
             `LOAD_TIMEOUT_MS=${timeoutMs}`,
+            "LOAD_PROGRESS=1",
         ],
         User: "node",
         Labels: { [LABEL]: "swarm-load" },
@@ -595,8 +666,19 @@ export async function startLoad(options: LoadOptions): Promise<Load> {
         await gone(container.remove({ force: true }));
         throw new Error(`starting the load client on ${options.network} failed: ${engineMessage(err)}`);
     }
+    const progress = async () => {
+        const log = demux(await container.logs({ stdout: true, stderr: false, tail: 5 }));
+        const last = log.split("\n").filter((l) => l.startsWith("LOAD_PROGRESS ")).at(-1);
+        const [total, failed] = (last ?? "LOAD_PROGRESS 0 0").split(" ").slice(1).map(Number);
+        return { total, failed };
+    };
     return {
         name,
+        progress,
+        waitForRequests: async (count, waitMs = 120_000) => {
+            const start = (await progress()).total;
+            await waitUntil(`the load client ${name} to send ${count} more requests`, waitMs, async () => ((await progress()).total - start >= count ? true : undefined));
+        },
         stop: async () => {
             try {
                 await container.kill({ signal: "SIGTERM" }).catch((err: EngineError) => {

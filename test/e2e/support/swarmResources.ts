@@ -104,7 +104,8 @@ const labelsOf = (labels: unknown, where: string) => labelMap((labels as { label
  * below names the provider function it follows.
  */
 export function serviceSpec(i: Inputs, name: string, where: string): Record<string, any> {
-    onlyFields(i, ["name", "labels", "mode", "taskSpec", "endpointSpec", "updateConfig", "rollbackConfig", "convergeConfig"], where);
+    // `auth` is not part of the spec: it travels as the request's X-Registry-Auth (`serviceAuth`).
+    onlyFields(i, ["name", "labels", "mode", "taskSpec", "endpointSpec", "updateConfig", "rollbackConfig", "convergeConfig", "auth"], where);
     return {
         // `name`: "Name of the service" (ForceNew).
         Name: name,
@@ -292,11 +293,22 @@ function restartPolicy(p: Inputs | undefined, where: string) {
     return { Condition: p.condition ?? "", Delay: lenientDuration(p.delay), MaxAttempts: p.maxAttempts ?? 0, Window: lenientDuration(p.window) };
 }
 
-/** `placement`: "The placement preferences": `constraints` "An array of constraints. e.g.: `node.role==manager`". */
+/**
+ * `placement`: "The placement preferences": `constraints` "An array of constraints. e.g.:
+ * `node.role==manager`", `prefs` "Preferences provide a way to make the scheduler aware of
+ * factors such as topology ... e.g.: `spread=node.role.manager`" (each sent as a Spread
+ * preference, `stringSetToPlacementPrefs`), `maxReplicas` "Maximum number of replicas for per
+ * node (default value is `0`, which is unlimited)" (`createPlacement`).
+ */
 function placement(p: Inputs | undefined, where: string) {
     if (!p) return {};
-    onlyFields(p, ["constraints"], where);
-    return { Constraints: p.constraints ?? [], Preferences: [], Platforms: [], MaxReplicas: 0 };
+    onlyFields(p, ["constraints", "prefs", "maxReplicas"], where);
+    const spread = (descriptor: string) => {
+        const [kind, value] = descriptor.split(/=(.*)/s);
+        if (kind !== "spread" || !value) throw new Error(`${where}.prefs: "${descriptor}" is not a spread preference (spread=<node attribute>)`);
+        return { Spread: { SpreadDescriptor: value } };
+    };
+    return { Constraints: p.constraints ?? [], Preferences: (p.prefs ?? []).map(spread), Platforms: [], MaxReplicas: p.maxReplicas ?? 0 };
 }
 
 /**
@@ -367,6 +379,7 @@ export function serviceNeedsReplacement(before: Inputs, after: Inputs): boolean 
     const volumeLabels = (i: Inputs) => (cs(i).mounts ?? []).map((m: Inputs) => m.volumeOptions?.labels ?? null);
     return (
         !same(before.name, after.name) ||
+        !same(before.auth, after.auth) ||
         !same(before.taskSpec?.networksAdvanceds, after.taskSpec?.networksAdvanceds) ||
         !same(cs(before).labels, cs(after).labels) ||
         !same(volumeLabels(before), volumeLabels(after))
@@ -377,14 +390,54 @@ export function serviceNeedsReplacement(before: Inputs, after: Inputs): boolean 
 // Service: create, update, delete
 
 /**
+ * `auth`: "Configuration for the authentication for pulling the images of the service":
+ * `serverAddress` "The address of the server for the authentication", `username`, `password`
+ * (all ForceNew). The provider (`retrieveAndMarshalAuth`, resource_docker_service_funcs.go)
+ * sends it on create and update as the X-Registry-Auth header, base64url of the JSON of an
+ * AuthConfig, which the engine keeps with the service (never in its spec as inspected) and hands
+ * to the node of each task for its pull: username, password and server address when both username
+ * and password are set (`authToServiceAuth`), an empty one otherwise. Without `auth` the provider
+ * looks the image's registry up in its own `registryAuth` (`fromRegistryAuth`), which the runner
+ * passes in as `providerAuths`.
+ */
+export function serviceAuth(i: Inputs, where: string, providerAuths: RegistryAuth[] = []): Docker.AuthConfig {
+    const a = i.auth as Inputs | undefined;
+    if (a) {
+        onlyFields(a, ["serverAddress", "username", "password"], `${where}.auth`);
+        return (a.username && a.password ? { username: a.username, password: a.password, serveraddress: a.serverAddress } : {});
+    }
+    return (authFor(String(i.taskSpec?.containerSpec?.image ?? ""), providerAuths) ?? {});
+}
+
+/** A provider's `registryAuth` entry: `address` "Address of the registry", `username`, `password`. */
+export interface RegistryAuth {
+    address: string;
+    username?: string;
+    password?: string;
+}
+
+/**
+ * The provider's login for the registry an image reference names (`fromRegistryAuth`: the part
+ * before the first "/", matched against each `registryAuth` address without its scheme), as the
+ * engine takes it; undefined when none matches.
+ */
+export function authFor(image: string, auths: RegistryAuth[]): { username: string; password: string; serveraddress: string } | undefined {
+    const slash = image.indexOf("/");
+    if (slash < 0) return undefined;
+    const server = image.slice(0, slash);
+    const found = auths.find((a) => a.address.replace(/^https?:\/\//, "").replace(/\/.*$/, "") === server && a.username);
+    return found ? { username: found.username!, password: found.password ?? "", serveraddress: server } : undefined;
+}
+
+/**
  * QueryRegistry (the provider sets it on create only): Docker's client asks the registry for the
  * image's digest (GET /distribution/{image}/json) and pins the spec to `image:tag@digest`, and to
  * the image's platforms; an image no registry knows (a local one) stays as it is, with a warning.
  */
-async function pinImageToDigest(client: Docker, spec: Record<string, any>, log: (line: string) => void): Promise<void> {
+async function pinImageToDigest(client: Docker, spec: Record<string, any>, log: (line: string) => void, authconfig: Docker.AuthConfig): Promise<void> {
     const image: string = spec.TaskTemplate.ContainerSpec.Image;
     try {
-        const found = (await (client.getImage(image) as any).distribution({ authconfig: {} })) as { Descriptor: { digest: string }; Platforms?: { architecture: string; os: string }[] };
+        const found = (await (client.getImage(image) as any).distribution({ authconfig })) as { Descriptor: { digest: string }; Platforms?: { architecture: string; os: string }[] };
         if (!image.includes("@")) spec.TaskTemplate.ContainerSpec.Image = `${image}@${found.Descriptor.digest}`;
         if (found.Platforms && found.Platforms.length > 0) {
             spec.TaskTemplate.Placement = {
@@ -548,14 +601,15 @@ export interface ServiceTiming {
  * `delay` first, then checks at 0, 5, 15, 25 s ... until `timeout`. A service that does not
  * converge is deleted, and the create fails. Then the read.
  */
-export async function createService(client: Docker, r: DeclaredResource, log: (line: string) => void, previousName?: string): Promise<Made & ServiceTiming> {
+export async function createService(client: Docker, r: DeclaredResource, log: (line: string) => void, providerAuths: RegistryAuth[] = [], previousName?: string): Promise<Made & ServiceTiming> {
     const where = `${r.type} ${r.name}`;
     const name: string = r.inputs.name ?? previousName ?? autoName(r.name);
     const spec = serviceSpec(r.inputs, name, where);
     const converge = convergeConfig(r.inputs, where);
-    await pinImageToDigest(client, spec, log);
+    const auth = serviceAuth(r.inputs, where, providerAuths);
+    await pinImageToDigest(client, spec, log, auth);
     const started = Date.now();
-    const service = await client.createService({}, spec as Docker.ServiceSpec).catch((err: unknown) => {
+    const service = await client.createService(auth, spec as Docker.ServiceSpec).catch((err: unknown) => {
         throw new Error(`${where}: service ${name}: ${engineMessage(err)}`);
     });
     const id: string = service.id;
@@ -592,15 +646,22 @@ export async function createService(client: Docker, r: DeclaredResource, log: (l
  * rollback paused, or a rollback completed fails it. A service that does not converge is not
  * deleted here. Then the read.
  */
-export async function updateService(client: Docker, id: string, name: string, r: DeclaredResource, log: (line: string) => void): Promise<{ state: Inputs; destroy: () => Promise<void> } & ServiceTiming> {
+export async function updateService(
+    client: Docker,
+    id: string,
+    name: string,
+    r: DeclaredResource,
+    log: (line: string) => void,
+    providerAuths: RegistryAuth[] = [],
+): Promise<{ state: Inputs; destroy: () => Promise<void> } & ServiceTiming> {
     const where = `${r.type} ${r.name}`;
     const spec = serviceSpec(r.inputs, name, where);
     const converge = convergeConfig(r.inputs, where);
     const current = await client.getService(id).inspect();
     const started = Date.now();
-    // dockerode sends `_query` as the query string and `_body` as the request body.
+    // dockerode sends `_query` as the query string, `_body` as the request body, and the auth as X-Registry-Auth.
     await (client.getService(id) as any)
-        .update({}, { _query: { version: current.Version.Index }, _body: spec })
+        .update(serviceAuth(r.inputs, where, providerAuths), { _query: { version: current.Version.Index }, _body: spec })
         .catch((err: unknown) => {
             throw new Error(`${where}: service ${name}: ${engineMessage(err)}`);
         });
