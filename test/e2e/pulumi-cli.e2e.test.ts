@@ -24,8 +24,9 @@ function findCli(): string | undefined {
     return onPath.stdout?.trim() === `v${PULUMI_CLI_VERSION}` ? "pulumi" : undefined;
 }
 
-const cli = findCli() ?? path.join(toolchainRoot(), "bin", "pulumi");
-const found = findCli() !== undefined;
+const foundCli = findCli();
+const cli = foundCli ?? path.join(toolchainRoot(), "bin", "pulumi");
+const found = foundCli !== undefined;
 const required = process.env.REQUIRE_PULUMI_CLI === "true";
 if (!found && !required) console.warn(`pulumi-cli: skipping: no Pulumi CLI ${PULUMI_CLI_VERSION} in ${toolchainRoot()} or on the PATH; build it with npm run toolchain.`);
 const describeWithCli = found || required ? describe : describe.skip;
